@@ -97,17 +97,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Du finner oss på disse servicetorgene:",
     },
     "desk_line": {
-        "nn": "- {desk} ({address}): {days} kl. {hours}",
-        "nb": "- {desk} ({address}): {days} kl. {hours}",
+        "nn": "- {desk} ({address}): {when}",
+        "nb": "- {desk} ({address}): {when}",
     },
     "contact_intro": {
         "nn": "Slik kontaktar du {name}:",
         "nb": "Slik kontakter du {name}:",
     },
     "contact_phone": {
-        "nn": "- Telefon: {phone} ({days} kl. {hours})",
-        "nb": "- Telefon: {phone} ({days} kl. {hours})",
+        "nn": "- Telefon: {phone} ({hours})",
+        "nb": "- Telefon: {phone} ({hours})",
     },
+    "contact_phone_plain": {"nn": "- Telefon: {phone}", "nb": "- Telefon: {phone}"},
+    "days_hours": {"nn": "{days} kl. {hours}", "nb": "{days} kl. {hours}"},
     "contact_email": {"nn": "- E-post: {email}", "nb": "- E-post: {email}"},
     "contact_form": {"nn": "- Kontaktskjema: {url}", "nb": "- Kontaktskjema: {url}"},
     "contact_min_side": {
@@ -125,8 +127,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Vi har ikke tall på når det er mest kø på telefonen.",
     },
     "emergency_intro": {
-        "nn": "Er det fare for liv og helse, ring naudnummer:",
-        "nb": "Er det fare for liv og helse, ring nødnummer:",
+        "nn": "Naudnummer og legevakt:",
+        "nb": "Nødnummer og legevakt:",
     },
     "emergency_line": {"nn": "- {number}: {label}", "nb": "- {number}: {label}"},
     "other_authority": {
