@@ -58,3 +58,10 @@ def test_eta_broken_profile(tmp_path):
     result = run("--channel", "chat", "--profile", str(bad))
     assert result.returncode == 2
     assert "contact: missing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eta_without_at_reads_the_shared_clock(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2027-03-24T16:00:00+01:00")
+    data = json.loads(run("--channel", "phone", "--json").stdout)
+    assert data["available_now"] is False
+    assert data["next_open"] == "2027-03-30T09:00:00+02:00"

@@ -3,13 +3,14 @@ is it open now, the service desks, contact information, the best time to call,
 emergency numbers and other authorities' services.
 
     from bot.service.answers import open_now
-    open_now(profile, datetime.now()).get("nn")
+    open_now(profile).get("nn")     # now; or open_now(profile, at)
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.handoff.clock import now as clock_now
 from bot.service import hours
 from bot.service.calendar import WorkCalendar
 from bot.service.profile import BusyTimes, Profile, Schedule
@@ -20,7 +21,7 @@ from bot.service.texts import (Texts, clock, full_date, hour_span, join_words, l
 def open_now(profile: Profile, at: datetime | None = None) -> Texts:
     """"Is it open now?": the time now, then phone, chat and each desk: open until when,
     or closed and when it opens next."""
-    at = hours.local(profile, at or datetime.now(profile.timezone))
+    at = hours.local(profile, at or clock_now())
     today = at.date()
     answer = [say("clock_now", time=clock(at), day=Texts(full_date(today, "nn"), full_date(today, "nb")))]
     if WorkCalendar(profile).is_closed_day(today):

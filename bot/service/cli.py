@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--channel", required=True,
                         help="chat, phone, email, messenger, meeting (or another channel of the profile)")
     parser.add_argument("--at", help="moment as ISO-8601, e.g. 2027-03-24T10:00 (local time) or "
-                                     "2027-03-24T10:00+01:00; default: now")
+                                     "2027-03-24T10:00+01:00; default: now (or KOMMUNEBOT_NOW)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", help="municipality profile (default: KOMMUNEBOT_MUNICIPALITY_FILE "
                                           "or municipality.yml)")

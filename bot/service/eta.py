@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.handoff.clock import now as clock_now
 from bot.service import hours
 from bot.service.calendar import WorkCalendar
 from bot.service.profile import ChannelStandard, Duration, Profile, Schedule
@@ -55,9 +56,10 @@ class Availability:
 
 
 def availability(profile: Profile, channel: str, at: datetime | None = None) -> Availability:
-    """Availability of `channel` at `at` (default: now). ValueError for an unknown channel."""
+    """Availability of `channel` at `at` (default: now, from bot.handoff.clock so
+    KOMMUNEBOT_NOW applies). ValueError for an unknown channel."""
     standard = profile.standard(channel)
-    at = hours.local(profile, at or datetime.now(profile.timezone))
+    at = hours.local(profile, at or clock_now())
     schedule = profile.schedule(standard.hours)
     interval = hours.open_interval(profile, schedule, at)
     next_open = hours.next_opening(profile, schedule, at)
