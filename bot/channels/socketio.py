@@ -1,0 +1,92 @@
+"""The web widget's channel: Rasa's socket.io channel with checked input.
+
+Rasa's `SocketIOInput` trusts what a browser sends: a non-object payload raises inside the
+handler (the citizen gets silence), empty and 100 kB messages go to the NLU pipeline, and a
+session id may be any value. This subclass keeps Rasa's protocol (session_request /
+session_confirm, user_uttered / bot_uttered, rooms per session id) and replaces the two
+handlers that read client data, so bad input gets a friendly answer and is never processed.
+
+credentials.yml::
+
+    bot.channels.socketio.HardenedSocketIOInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import uuid
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+
+from bot.channels.user_text import NOT_TEXT, check_text, default_language, language_of, reply_for
+
+logger = logging.getLogger(__name__)
+
+# Session ids the widget makes (uuid4 hex) and other clients' reasonable ids.
+_SESSION_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+
+
+def _valid_session_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _SESSION_ID.fullmatch(value) else None
+
+
+class HardenedSocketIOInput(SocketIOInput):
+    """Socket.io channel (name "socketio") that validates every client event."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        output = SocketIOOutput(sio, self.bot_message_evt)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, *args: Any) -> None:
+            data = args[0] if args and isinstance(args[0], dict) else {}
+            session_id = _valid_session_id(data.get("session_id")) or uuid.uuid4().hex
+            if self.session_persistence:
+                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(joined):  # async in python-socketio >= 5.10 (RasaHQ/rasa#13027)
+                    await joined
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, *args: Any) -> None:
+            data = args[0] if args and isinstance(args[0], dict) else None
+            if data is None:
+                await output.send_text_message(sid, reply_for(NOT_TEXT, default_language()))
+                return
+            if self.session_persistence:
+                sender_id = _valid_session_id(data.get("session_id"))
+                if sender_id is None:
+                    logger.warning("socketio: message without a valid session_id ignored; "
+                                   "the client must send session_request first")
+                    await output.send_text_message(sid, reply_for(NOT_TEXT, default_language()))
+                    return
+            else:
+                sender_id = sid
+            metadata = data.get(self.metadata_key)
+            metadata = metadata if isinstance(metadata, dict) else {}
+            checked = check_text(data.get("message"))
+            if checked.problem:
+                widget_lang = metadata.get("widget_lang")
+                fallback = widget_lang if widget_lang in ("nn", "nb") else default_language()
+                raw = data.get("message")
+                lang = language_of(raw[:200], fallback) if isinstance(raw, str) else fallback
+                await output.send_text_message(sender_id, reply_for(checked.problem, lang))
+                return
+            await on_new_message(UserMessage(
+                checked.text, output, sender_id, input_channel=self.name(), metadata=metadata,
+            ))
+
+        return webhook

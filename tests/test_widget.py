@@ -1,0 +1,271 @@
+"""The chat widget in a real browser (Debian's chromium through Playwright).
+
+Rendering, keyboard and accessibility tests talk to the project's real socket.io channel
+(bot.channels.socketio in the Rasa virtualenv, tests/channels_app.py) with a scripted
+stand-in for the assistant, so each test controls what the bot says. The last test asks
+the real, trained assistant through the real servers.
+
+Screenshots go to tests/artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from channels_support import ARTIFACTS, ROOT, ChannelApp, FakeGraphAPI, StaticSite, chromium_path
+
+pytestmark = pytest.mark.browser
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+REPLY_TIMEOUT = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium_path(),
+        "args": ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
+    }
+
+
+@pytest.fixture(scope="module")
+def channel_app(tmp_path_factory):
+    graph = FakeGraphAPI()
+    app = ChannelApp(graph.url, tmp_path_factory.mktemp("widget") / "channels_app.log")
+    yield app
+    app.close()
+    graph.close()
+
+
+@pytest.fixture(scope="module")
+def site(channel_app):
+    static = StaticSite(channel_app.url)
+    yield static
+    static.close()
+
+
+def run_axe(page: Page) -> list[dict]:
+    """WCAG 2.1 A and AA violations axe-core finds on the page as it is now."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} missing: run `npm ci` in {ROOT} (package.json pins axe-core)")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
+        WCAG_TAGS,
+    )
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["html"][:200] for n in v["nodes"]]}
+            for v in result]
+
+
+def open_widget(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Chat med kommunen").click()
+    expect(page.get_by_role("dialog", name="Chat med kommunen")).to_be_visible()
+
+
+def say(page: Page, text: str) -> None:
+    box = page.get_by_label("Skriv spørsmålet ditt")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_messages(page: Page):
+    return page.locator("#kommunebot .kb-log .kb-bot, #kommunebot .kb-log .kb-staff, #kommunebot .kb-log .kb-notice")
+
+
+def test_axe_finds_no_wcag_violations_closed_and_open_with_messages(page: Page, site):
+    page.goto(site.url)
+    expect(page.get_by_role("button", name="Chat med kommunen")).to_be_visible()
+    assert run_axe(page) == []
+
+    open_widget(page, site.url)
+    for command in ("/answer", "/buttons", "/handoff", "/html"):
+        say(page, command)
+    expect(page.locator("#kommunebot .kb-log")).to_contain_text("<script>", timeout=REPLY_TIMEOUT)
+    expect(page.locator("#kommunebot .kb-choice").first).to_be_visible()
+    assert run_axe(page) == []
+
+
+def test_keyboard_only_open_send_answer_buttons_and_escape(page: Page, site):
+    page.goto(site.url)
+    launcher = page.locator("#kommunebot .kb-launcher")
+    for _ in range(40):  # Tab through the page until the launcher has focus
+        page.keyboard.press("Tab")
+        if launcher.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("the chat launcher cannot be reached with Tab")
+    outline = launcher.evaluate("el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+    assert outline.startswith("solid") and float(outline.split()[1].rstrip("px")) >= 2, outline
+
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Chat med kommunen")
+    expect(dialog).to_be_visible()
+    box = page.get_by_label("Skriv spørsmålet ditt")
+    expect(box).to_be_focused()
+
+    page.keyboard.type("Kva kostar SFO?")
+    page.keyboard.press("Enter")
+    expect(page.locator("#kommunebot .kb-user").last).to_contain_text("Kva kostar SFO?")
+    expect(bot_messages(page).last).to_contain_text("Du spurde om: Kva kostar SFO?", timeout=REPLY_TIMEOUT)
+
+    page.keyboard.type("/buttons")
+    page.keyboard.press("Enter")
+    yes = page.get_by_role("button", name="Ja")
+    expect(yes).to_be_visible(timeout=REPLY_TIMEOUT)
+    page.keyboard.press("Shift+Tab")  # from the text box back into the transcript: "Nei"
+    page.keyboard.press("Shift+Tab")  # "Ja"
+    expect(yes).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(yes).to_be_disabled()
+    expect(page.get_by_role("button", name="Nei")).to_be_disabled()
+    expect(box).to_be_focused()
+    expect(page.locator("#kommunebot .kb-user").last).to_have_text(re.compile(r"Ja$"))
+    expect(bot_messages(page).last).to_contain_text("/affirm", timeout=REPLY_TIMEOUT)
+
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_empty_message_gives_a_visible_error_not_a_send(page: Page, site):
+    open_widget(page, site.url)
+    before = page.locator("#kommunebot .kb-user").count()
+    say(page, "   ")
+    expect(page.locator("#kommunebot .kb-error")).to_have_text("Skriv eit spørsmål før du sender.")
+    expect(page.get_by_label("Skriv spørsmålet ditt")).to_have_attribute("aria-invalid", "true")
+    assert page.locator("#kommunebot .kb-user").count() == before
+
+
+def test_hostile_html_is_shown_as_text(page: Page, site, channel_app):
+    open_widget(page, site.url)
+    hostile_user = '<img src=x onerror="window.__pwned=1"><b>hei</b>'
+    say(page, hostile_user)
+    say(page, "/html")
+    log = page.locator("#kommunebot .kb-log")
+    expect(log).to_contain_text("<script>window.__pwned=1</script>", timeout=REPLY_TIMEOUT)
+    expect(page.locator("#kommunebot .kb-user").first).to_contain_text(hostile_user)
+    assert log.locator("img, script, b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_reply_is_announced_once_through_alternating_live_regions(page: Page, site):
+    open_widget(page, site.url)
+    regions = page.locator('#kommunebot [aria-live="polite"]')
+    assert regions.count() == 2
+    assert page.locator("#kommunebot .kb-log").get_attribute("aria-live") == "off"
+    snapshots = []
+    for _ in range(2):  # the same reply twice: it must be announced again, in the other region
+        before = [regions.nth(i).text_content() for i in range(2)]
+        say(page, "Opningstider")
+        page.wait_for_function(
+            """before => {
+                 const now = [...document.querySelectorAll('#kommunebot [aria-live="polite"]')]
+                   .map(r => r.textContent);
+                 return now.join('|') !== before.join('|') && now.some(t => t.includes('Du spurde om: Opningstider'));
+               }""",
+            arg=before, timeout=REPLY_TIMEOUT)
+        texts = [regions.nth(i).text_content() for i in range(2)]
+        assert sorted(texts) == ["", "Kommunebot: Du spurde om: Opningstider"], texts
+        snapshots.append(texts)
+    assert snapshots[0] == snapshots[1][::-1]  # alternated
+
+
+def test_messages_carry_lang_and_answer_sources(page: Page, site):
+    open_widget(page, site.url)
+    assert page.locator("#kommunebot").get_attribute("lang") == "nn"
+    say(page, "/bokmal")
+    source = page.locator("#kommunebot .kb-source").last
+    expect(source).to_contain_text("Kilde:", timeout=REPLY_TIMEOUT)
+    expect(source).to_contain_text("Denne teksten er maskinoversatt fra nynorsk.")
+    assert source.get_attribute("lang") == "nb"
+    assert page.locator("#kommunebot .kb-bot").nth(-2).get_attribute("lang") == "nb"
+    assert page.locator("#kommunebot .kb-user").last.get_attribute("lang") == "nb"
+
+    say(page, "/answer")
+    source = page.locator("#kommunebot .kb-source").last
+    expect(source).to_contain_text("Kjelde:", timeout=REPLY_TIMEOUT)
+    assert source.get_attribute("lang") == "nn"
+    link = source.get_by_role("link", name=re.compile("Barnehageopptak"))
+    assert link.get_attribute("href") == "https://www.alver.kommune.no/barnehage/"
+    expect(source).to_contain_text("Sjå også:")
+    for node in page.locator("#kommunebot .kb-msg").all():
+        assert node.get_attribute("lang") in ("nn", "nb")
+
+
+def test_handoff_states_are_shown(page: Page, site):
+    open_widget(page, site.url)
+    say(page, "/handoff")
+    log = page.locator("#kommunebot .kb-log")
+    expect(log).to_contain_text("Referanse: ALV-2026-0042", timeout=REPLY_TIMEOUT)
+    expect(log).to_contain_text("Du står i kø for å snakke med ein person frå kommunen.")
+    expect(log).to_contain_text("Ein person frå kommunen er med i samtalen no.")
+    staff = page.locator("#kommunebot .kb-staff")
+    expect(staff).to_contain_text("Frå kommunen:")
+    expect(staff).to_contain_text("Hei, eg heiter Kari og jobbar i servicetorget.")
+    expect(log).to_contain_text("Samtalen med kommunen er avslutta.")
+    expect(log).to_contain_text("Saka di er registrert.")
+    expect(log).to_contain_text(re.compile(r"Du kan vente svar innan torsdag 26\. november.*15[:.]00"))
+    # case_created ends the waiting state: the status line is gone
+    expect(page.locator("#kommunebot .kb-status")).to_be_hidden()
+
+
+def test_reload_continues_the_same_session(page: Page, site, channel_app):
+    open_widget(page, site.url)
+    say(page, "Fyrste spørsmål")
+    expect(bot_messages(page).last).to_contain_text("Fyrste spørsmål", timeout=REPLY_TIMEOUT)
+    page.reload()
+    expect(page.get_by_role("dialog", name="Chat med kommunen")).to_be_visible()
+    expect(page.locator("#kommunebot .kb-log")).to_contain_text("Du spurde om: Fyrste spørsmål")
+    say(page, "Andre spørsmål")
+    expect(bot_messages(page).last).to_contain_text("Andre spørsmål", timeout=REPLY_TIMEOUT)
+    senders = {m["sender"] for m in channel_app.received() if m["text"] in ("Fyrste spørsmål", "Andre spørsmål")}
+    assert len(senders) == 1
+
+
+def test_reflow_at_320_px_and_200_percent_zoom(page: Page, site):
+    # 320 CSS px wide (WCAG 1.4.10), then 1280x800 at 200 % zoom = 640x400 CSS px.
+    for width, height in ((320, 640), (640, 400)):
+        page.set_viewport_size({"width": width, "height": height})
+        open_widget(page, site.url)
+        say(page, "/answer")
+        expect(page.locator("#kommunebot .kb-source").last).to_be_visible(timeout=REPLY_TIMEOUT)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for selector in (".kb-dialog", ".kb-input", ".kb-send", ".kb-close"):
+            box = page.locator(f"#kommunebot {selector}").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (selector, box)
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height + 0.5, (selector, box)
+        log_width = page.locator("#kommunebot .kb-log").evaluate("el => el.scrollWidth - el.clientWidth")
+        assert log_width <= 0
+        page.evaluate("sessionStorage.clear()")
+
+
+def test_reduced_motion_turns_animations_off(page: Page, site):
+    page.emulate_media(reduced_motion="reduce")
+    open_widget(page, site.url)
+    assert page.locator("#kommunebot .kb-dialog").evaluate("el => getComputedStyle(el).animationName") == "none"
+    page.emulate_media(reduced_motion="no-preference")
+    page.reload()
+    assert page.locator("#kommunebot .kb-dialog").evaluate("el => getComputedStyle(el).animationName") != "none"
+
+
+def test_screenshots_desktop_and_mobile(page: Page, site):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, size in (("desktop", {"width": 1280, "height": 800}), ("mobile", {"width": 375, "height": 740})):
+        page.set_viewport_size(size)
+        open_widget(page, site.url)
+        say(page, "Når er søknadsfristen for barnehage?")
+        say(page, "/answer")
+        say(page, "/buttons")
+        expect(page.get_by_role("button", name="Ja")).to_be_visible(timeout=REPLY_TIMEOUT)
+        path = ARTIFACTS / f"widget-{name}.png"
+        page.screenshot(path=str(path))
+        assert path.stat().st_size > 10_000
+        page.evaluate("sessionStorage.clear()")
