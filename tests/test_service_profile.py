@@ -156,3 +156,32 @@ def test_wrong_shapes_do_not_crash(tmp_path):
     assert "service_desks: expected a list" in message
     assert "emergency_numbers[0]: expected fields" in message
     assert "contact.phone: missing" in message
+
+
+def test_misspelt_optional_field_and_bad_contact(tmp_path):
+    def change(d):
+        d["service_standard"]["phone"]["callback_witin"] = d["service_standard"]["phone"].pop("callback_within")
+        d["contact"]["email"] = "post at alver"
+        d["contact"]["website"] = "www.alver.kommune.no"
+        d["number"] = "46 31"
+    message = broken(tmp_path, change)
+    assert "service_standard.phone.callback_witin: unknown field" in message
+    assert "contact.email: 'post at alver' is not an e-mail address" in message
+    assert "contact.website: 'www.alver.kommune.no' is not a web address" in message
+    assert "number: '46 31' is not a municipality number" in message
+
+
+def test_after_hours_must_not_loop(tmp_path):
+    message = broken(tmp_path, lambda d: d["service_standard"]["chat"].update(after_hours="chat"))
+    assert "service_standard.chat.after_hours: 'chat' must be a channel without after_hours" in message
+
+
+def test_one_off_closed_date(tmp_path):
+    from datetime import date
+
+    from bot.service.calendar import WorkCalendar
+
+    data = copy.deepcopy(ALVER)
+    data["closed_days"].append({"date": "2026-12-28", "note": "planleggingsdag"})
+    cal = WorkCalendar(load_profile(write(tmp_path, data)))
+    assert not cal.is_working_day(date(2026, 12, 28)) and cal.is_working_day(date(2027, 12, 28))

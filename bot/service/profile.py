@@ -306,6 +306,12 @@ class _Validator:
             return None
         return (start, end) if start and end else None
 
+    def known_keys(self, item: dict, allowed: tuple[str, ...], where: str) -> None:
+        """Report misspelt optional fields instead of silently ignoring them."""
+        for key in item:
+            if key not in allowed:
+                self.error(f"{where}.{key}", f"unknown field; known fields here: {', '.join(allowed)}")
+
     def mapping(self, value: Any, where: str) -> dict:
         if value is not None and not isinstance(value, dict):
             self.error(where, "expected named entries (key: value)")
@@ -337,6 +343,7 @@ class _Validator:
             if not isinstance(item, dict):
                 self.error(at, 'write days, open and close, e.g. {days: [mon], open: "09:00", close: "15:00"}')
                 continue
+            self.known_keys(item, ("days", "open", "close"), at)
             raw_days, raw_open, raw_close = (self.get(item, key, f"{at}.") for key in ("days", "open", "close"))
             days = self.weekdays(raw_days, f"{at}.days") if raw_days is not None else frozenset()
             opens = self.time_of_day(raw_open, f"{at}.open") if raw_open is not None else None
@@ -351,8 +358,23 @@ class _Validator:
 
     def contact(self, data: Any) -> Contact:
         data = data if isinstance(data, dict) else {}
-        return Contact(*(self.text(data, key, "contact.") for key in
-                         ("phone", "email", "postal_address", "website", "contact_form", "min_side")))
+        fields = ("phone", "email", "postal_address", "website", "contact_form", "min_side")
+        self.known_keys(data, fields, "contact")
+        contact = Contact(*(self.text(data, key, "contact.") for key in fields))
+        if contact.email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact.email):
+            self.error("contact.email", f"{contact.email!r} is not an e-mail address; write e.g. post@kommune.no")
+        for key in ("website", "contact_form", "min_side"):
+            value = getattr(contact, key)
+            if value and not value.startswith(("https://", "http://")):
+                self.error(f"contact.{key}", f"{value!r} is not a web address; write it with https://")
+        return contact
+
+    def municipality_number(self, data: dict) -> str:
+        value = self.text(data, "number", "")
+        if value and not re.fullmatch(r"\d{4}", value):
+            self.error("number", f"{value!r} is not a municipality number; write the four digits in quotes, "
+                                 'e.g. "4631"')
+        return value
 
     def language(self, data: dict, key: str) -> str:
         value = self.text(data, key, "")
@@ -406,6 +428,8 @@ class _Validator:
             if not isinstance(item, dict):
                 self.error(where, 'write hours and answer_within, e.g. {hours: office, answer_within: 3 working days}')
                 continue
+            self.known_keys(item, ("hours", "answer_within", "callback_within", "after_hours", "case_processing"),
+                            where)
             hours = self.text(item, "hours", f"{where}.")
             if hours and hours != DESKS_HOURS and hours not in schedules:
                 names = ", ".join([*schedules, DESKS_HOURS])
@@ -418,6 +442,9 @@ class _Validator:
             if after is not None and after not in value:
                 self.error(f"{where}.after_hours", f"{after!r} is not a channel of service_standard; "
                                                    f"use one of {', '.join(value)}")
+            elif after is not None and (after == channel or (value.get(after) or {}).get("after_hours")):
+                self.error(f"{where}.after_hours", f"{after!r} must be a channel without after_hours of its own, "
+                                                   "e.g. email")
             processing = item.get("case_processing", True)
             if not isinstance(processing, bool):
                 self.error(f"{where}.case_processing", "write true or false")
@@ -462,6 +489,7 @@ class _Validator:
             schedules = {name: self.schedule(name, v, f"opening_hours.{name}") for name, v in hours_data.items()}
         desks = []
         for where, item in self.mappings(data.get("service_desks"), "service_desks"):
+            self.known_keys(item, ("name", "place", "address", "hours"), where)
             name = self.text(item, "name", f"{where}.")
             hours = self.get(item, "hours", f"{where}.")
             desks.append(ServiceDesk(name, self.text(item, "place", f"{where}.", required=False),
@@ -494,7 +522,7 @@ class _Validator:
         return Profile(
             source=self.source,
             name=self.text(data, "name", ""),
-            number=self.text(data, "number", ""),
+            number=self.municipality_number(data),
             written_standard=self.language(data, "written_standard"),
             default_language=self.language(data, "default_language"),
             timezone=self.timezone(data),
