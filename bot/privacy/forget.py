@@ -1,0 +1,66 @@
+"""Delete everything kept about one conversation (the right to erasure), by its id.
+
+The conversation id is Rasa's sender id: the socket.io session id of the web widget, the
+Facebook page-scoped user id, or the id shown in the staff portal's transcript. Deleted:
+Rasa's tracker events (SQL tracker store, table `events`) and the handoff queue entries,
+cases and staff messages (tables `handoffs`, `staff_messages`).
+
+Uses SQLAlchemy, so it runs in the action-server virtualenv only; `bot.privacy` itself
+does not import this module (the Rasa process imports `bot.privacy`).
+
+    forget_conversation("3f2a...", database_url="sqlite:///var/kommunebot.db")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import MetaData, Table, delete, inspect, select
+
+from bot.handoff.db import Database
+from bot.handoff.models import Handoff, StaffMessage
+
+TRACKER_TABLE = "events"   # rasa.core.tracker_store.SQLTrackerStore
+TRACKER_KEY = "sender_id"
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """Rows deleted per table."""
+
+    tracker_events: int
+    handoffs: int
+    staff_messages: int
+
+    @property
+    def total(self) -> int:
+        return self.tracker_events + self.handoffs + self.staff_messages
+
+
+def forget_conversation(conversation_id: str, database_url: str, tracker_url: str | None = None) -> Forgotten:
+    """Delete the conversation's tracker events (in `tracker_url`, default the same database)
+    and its handoffs and staff messages (in `database_url`), each in one transaction."""
+    if not conversation_id.strip():
+        raise ValueError("the conversation id is empty; copy it from the staff portal or the log")
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            staff = session.execute(delete(StaffMessage).where(StaffMessage.conversation_id == conversation_id))
+            handoff_ids = select(Handoff.id).where(Handoff.conversation_id == conversation_id)
+            staff_by_case = session.execute(delete(StaffMessage).where(StaffMessage.handoff_id.in_(handoff_ids)))
+            handoffs = session.execute(delete(Handoff).where(Handoff.conversation_id == conversation_id))
+            session.commit()
+        events = _forget_tracker(db if tracker_url in (None, database_url) else Database(tracker_url),
+                                 conversation_id)
+    finally:
+        db.dispose()
+    return Forgotten(events, handoffs.rowcount, staff.rowcount + staff_by_case.rowcount)
+
+
+def _forget_tracker(db: Database, conversation_id: str) -> int:
+    """Delete the conversation from Rasa's SQL tracker store, if this database holds one."""
+    if not inspect(db.engine).has_table(TRACKER_TABLE):
+        return 0
+    events = Table(TRACKER_TABLE, MetaData(), autoload_with=db.engine)
+    with db.engine.begin() as conn:
+        return conn.execute(delete(events).where(events.c[TRACKER_KEY] == conversation_id)).rowcount

@@ -1,0 +1,89 @@
+"""Deleting a conversation by id (bot.privacy.forget and the `forget` command)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bot.handoff.contact import Contact
+from bot.handoff.db import Database
+from bot.handoff.store import HandoffStore
+from bot.privacy.forget import forget_conversation
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 24, 10, tzinfo=timezone.utc)
+
+
+def rasa_events_table(url: str, rows: list[tuple[str, str]]) -> None:
+    """The columns Rasa's SQLTrackerStore uses, with some events."""
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    events = sa.Table("events", meta, sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+                      sa.Column("type_name", sa.String(255)), sa.Column("timestamp", sa.Float),
+                      sa.Column("data", sa.Text))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(events.insert(), [{"sender_id": s, "type_name": "user", "timestamp": 1.0, "data": d}
+                                       for s, d in rows])
+    engine.dispose()
+
+
+def count(url: str, table: str, column: str, value: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} = :v"), {"v": value}).scalar()
+    engine.dispose()
+    return n
+
+
+def fill(url: str) -> None:
+    store = HandoffStore(Database(url))
+    live = store.open_live_chat("alice", channel="socketio", lang="nn", question="Kan eg få snakke med nokon?",
+                                now=NOW, promised_by=None)
+    store.add_staff_message(live.reference, "kari", "Hei!", now=NOW)
+    store.create_case("alice", channel="socketio", lang="nn", question="Faktura", now=NOW, promised_by=None,
+                      contact=Contact("email", "alice@example.com"))
+    store.create_case("bob", channel="rest", lang="nb", question="Byggesak", now=NOW, promised_by=None,
+                      contact=None)
+    store.db.dispose()
+    rasa_events_table(url, [("alice", "hei"), ("alice", "fnr"), ("bob", "hallo")])
+
+
+def test_forget_deletes_one_conversation_and_keeps_others(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    fill(url)
+    result = forget_conversation("alice", url)
+    assert (result.tracker_events, result.handoffs, result.staff_messages) == (2, 2, 2)  # message + "joined"
+    for table, column in (("events", "sender_id"), ("handoffs", "conversation_id"),
+                          ("staff_messages", "conversation_id")):
+        assert count(url, table, column, "alice") == 0
+    assert count(url, "events", "sender_id", "bob") == 1
+    assert count(url, "handoffs", "conversation_id", "bob") == 1
+    assert forget_conversation("alice", url).total == 0   # a second time finds nothing
+
+
+def test_forget_without_a_tracker_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    store = HandoffStore(Database(url))
+    store.create_case("carol", channel="rest", lang="nn", question="Spørsmål", now=NOW, promised_by=None, contact=None)
+    store.db.dispose()
+    assert forget_conversation("carol", url).handoffs == 1
+
+
+def test_forget_command(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    fill(url)
+    cmd = [str(ROOT / "bin" / "kommunebot"), "forget", "bob", "--database-url", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "deleted 1 tracker event(s), 1 case(s)" in out.stdout
+    bad = subprocess.run([str(ROOT / "bin" / "kommunebot"), "forget", " ", "--database-url", url],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "conversation id is empty" in bad.stderr
+    unreachable = subprocess.run([str(ROOT / "bin" / "kommunebot"), "forget", "bob", "--database-url", "nonsense"],
+                                 capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 2 and "KOMMUNEBOT_DATABASE_URL" in unreachable.stderr
