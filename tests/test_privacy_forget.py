@@ -26,9 +26,10 @@ def rasa_events_table(url: str, rows: list[tuple[str, str]]) -> None:
                       sa.Column("type_name", sa.String(255)), sa.Column("timestamp", sa.Float),
                       sa.Column("data", sa.Text))
     meta.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(events.insert(), [{"sender_id": s, "type_name": "user", "timestamp": 1.0, "data": d}
-                                       for s, d in rows])
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(events.insert(), [{"sender_id": s, "type_name": "user", "timestamp": 1.0, "data": d}
+                                           for s, d in rows])
     engine.dispose()
 
 
@@ -87,3 +88,44 @@ def test_forget_command(tmp_path):
     unreachable = subprocess.run([str(ROOT / "bin" / "kommunebot"), "forget", "bob", "--database-url", "nonsense"],
                                  capture_output=True, text=True, timeout=60)
     assert unreachable.returncode == 2 and "KOMMUNEBOT_DATABASE_URL" in unreachable.stderr
+
+
+def test_forget_expired_keeps_recent_and_open(tmp_path):
+    from datetime import timedelta
+
+    from bot.privacy.forget import forget_expired
+    from bot.service.profile import Retention
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    store = HandoffStore(Database(url))
+    old = NOW - timedelta(days=100)
+    closed_old = store.create_case("old", channel="rest", lang="nn", question="Gamal sak", now=old,
+                                   promised_by=None, contact=None)
+    store.close(closed_old.reference, "kari", now=old + timedelta(days=1))
+    closed_new = store.create_case("new", channel="rest", lang="nn", question="Ny sak", now=NOW,
+                                   promised_by=None, contact=None)
+    store.close(closed_new.reference, "kari", now=NOW)
+    store.create_case("waiting", channel="rest", lang="nn", question="Open sak", now=old,
+                      promised_by=None, contact=None)
+    store.db.dispose()
+    stamp = lambda d: d.timestamp()  # noqa: E731
+    engine = sa.create_engine(url)
+    rasa_events_table(url, [])
+    with engine.begin() as conn:
+        for sender, when in (("old", old), ("old", old + timedelta(days=2)), ("waiting", old),
+                             ("idle-but-recent", NOW - timedelta(days=5)), ("new", NOW)):
+            conn.execute(sa.text("INSERT INTO events (sender_id, type_name, timestamp, data) "
+                                 "VALUES (:s, 'user', :t, '{}')"), {"s": sender, "t": stamp(when)})
+    engine.dispose()
+    result = forget_expired(Retention(conversations_days=30, closed_cases_days=90), url, now=NOW)
+    assert (result.tracker_events, result.handoffs) == (2, 1)
+    assert count(url, "handoffs", "conversation_id", "old") == 0
+    assert count(url, "handoffs", "conversation_id", "new") == 1
+    assert count(url, "handoffs", "conversation_id", "waiting") == 1      # still open: kept
+    assert count(url, "events", "sender_id", "waiting") == 1              # its transcript too
+    assert count(url, "events", "sender_id", "idle-but-recent") == 1
+
+
+def test_forget_command_needs_id_or_expired():
+    out = subprocess.run([str(ROOT / "bin" / "kommunebot"), "forget"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "either a conversation id or --expired" in out.stderr

@@ -185,3 +185,12 @@ def test_one_off_closed_date(tmp_path):
     data["closed_days"].append({"date": "2026-12-28", "note": "planleggingsdag"})
     cal = WorkCalendar(load_profile(write(tmp_path, data)))
     assert not cal.is_working_day(date(2026, 12, 28)) and cal.is_working_day(date(2027, 12, 28))
+
+
+def test_retention_is_configured_and_validated(tmp_path):
+    assert load_profile(ROOT / "municipality.yml").retention.conversations_days == 30
+    message = broken(tmp_path, lambda d: d["retention"].update(closed_cases_days="forever"))
+    assert "retention.closed_cases_days: 'forever' is not a number of days" in message
+    data = copy.deepcopy(ALVER)
+    data.pop("retention")
+    assert load_profile(write(tmp_path, data)).retention.closed_cases_days == 90   # defaults

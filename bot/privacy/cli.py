@@ -1,6 +1,7 @@
-"""Command `forget`: delete everything kept about one conversation.
+"""Command `forget`: delete a conversation by id, or everything past its retention time.
 
     bin/kommunebot forget CONVERSATION_ID [--database-url URL] [--tracker-url URL]
+    bin/kommunebot forget --expired      # run daily: retention from municipality.yml
 """
 
 from __future__ import annotations
@@ -13,25 +14,41 @@ from bot.config import settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "forget", help="delete everything kept about one conversation",
+        "forget", help="delete a conversation, or everything older than the retention time",
         description="Delete a conversation's Rasa tracker events, handoff cases, queue entries "
-                    "and staff messages. See docs/PRIVACY.md.")
-    parser.add_argument("conversation_id", help="Rasa sender id (shown in the staff portal's transcript)")
+                    "and staff messages, or (--expired) everything older than the retention in "
+                    "municipality.yml. See docs/PRIVACY.md.")
+    parser.add_argument("conversation_id", nargs="?", help="Rasa sender id (shown in the staff portal's transcript)")
+    parser.add_argument("--expired", action="store_true",
+                        help="delete closed cases and idle conversations older than the profile's retention")
     parser.add_argument("--database-url", help="cases database (default: KOMMUNEBOT_DATABASE_URL)")
     parser.add_argument("--tracker-url", help="Rasa's SQL tracker store, if it is another database")
+    parser.add_argument("--profile", help="municipality profile for --expired (default: municipality.yml)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.handoff.clock import now
     from bot.handoff.db import DatabaseUnavailable
-    from bot.privacy.forget import forget_conversation
+    from bot.privacy.forget import forget_conversation, forget_expired
+    from bot.service.profile import ProfileError, load_profile
 
+    if bool(args.conversation_id) == args.expired:
+        print("error: give either a conversation id or --expired", file=sys.stderr)
+        return 2
+    url = args.database_url or settings().database_url
     try:
-        result = forget_conversation(args.conversation_id, args.database_url or settings().database_url,
-                                     args.tracker_url)
-    except (DatabaseUnavailable, ValueError) as exc:
+        if args.expired:
+            retention = load_profile(args.profile).retention
+            result = forget_expired(retention, url, now(), args.tracker_url)
+            what = (f"older than {retention.conversations_days} days (conversations) / "
+                    f"{retention.closed_cases_days} days (closed cases)")
+        else:
+            result = forget_conversation(args.conversation_id, url, args.tracker_url)
+            what = f"of conversation {args.conversation_id!r}"
+    except (DatabaseUnavailable, ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"deleted {result.tracker_events} tracker event(s), {result.handoffs} case(s)/queue entr(ies) "
-          f"and {result.staff_messages} staff message(s) of conversation {args.conversation_id!r}")
+          f"and {result.staff_messages} staff message(s) {what}")
     return 0

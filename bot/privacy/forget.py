@@ -1,4 +1,5 @@
-"""Delete everything kept about one conversation (the right to erasure), by its id.
+"""Delete what is kept about a conversation: one by its id (the right to erasure), or
+everything older than the retention the municipality configured (municipality.yml).
 
 The conversation id is Rasa's sender id: the socket.io session id of the web widget, the
 Facebook page-scoped user id, or the id shown in the staff portal's transcript. Deleted:
@@ -9,16 +10,19 @@ Uses SQLAlchemy, so it runs in the action-server virtualenv only; `bot.privacy` 
 does not import this module (the Rasa process imports `bot.privacy`).
 
     forget_conversation("3f2a...", database_url="sqlite:///var/kommunebot.db")
+    forget_expired(profile.retention, database_url=..., now=clock.now())
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import MetaData, Table, delete, inspect, select
+from sqlalchemy import MetaData, Table, delete, func, inspect, select
 
 from bot.handoff.db import Database
 from bot.handoff.models import Handoff, StaffMessage
+from bot.service.profile import Retention
 
 TRACKER_TABLE = "events"   # rasa.core.tracker_store.SQLTrackerStore
 TRACKER_KEY = "sender_id"
@@ -64,3 +68,39 @@ def _forget_tracker(db: Database, conversation_id: str) -> int:
     events = Table(TRACKER_TABLE, MetaData(), autoload_with=db.engine)
     with db.engine.begin() as conn:
         return conn.execute(delete(events).where(events.c[TRACKER_KEY] == conversation_id)).rowcount
+
+
+def forget_expired(retention: Retention, database_url: str, now: datetime, tracker_url: str | None = None) -> Forgotten:
+    """Delete closed cases (with their staff messages) closed more than
+    `retention.closed_cases_days` ago, and whole conversations whose last event is older
+    than `retention.conversations_days` and that have no open case."""
+    case_cutoff = now - timedelta(days=retention.closed_cases_days)
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            old = select(Handoff.id).where(Handoff.status == "closed", Handoff.closed_at < case_cutoff)
+            staff = session.execute(delete(StaffMessage).where(StaffMessage.handoff_id.in_(old)))
+            handoffs = session.execute(delete(Handoff).where(Handoff.status == "closed", Handoff.closed_at < case_cutoff))
+            session.commit()
+            still_open = set(session.scalars(select(Handoff.conversation_id).where(Handoff.status != "closed")))
+        tracker_db = db if tracker_url in (None, database_url) else Database(tracker_url)
+        cutoff = (now - timedelta(days=retention.conversations_days)).timestamp()
+        events = _expire_tracker(tracker_db, cutoff, still_open)
+    finally:
+        db.dispose()
+    return Forgotten(events, handoffs.rowcount, staff.rowcount)
+
+
+def _expire_tracker(db: Database, cutoff: float, keep: set[str]) -> int:
+    """Delete the conversations whose last event is before `cutoff` (Unix time), except `keep`."""
+    if not inspect(db.engine).has_table(TRACKER_TABLE):
+        return 0
+    events = Table(TRACKER_TABLE, MetaData(), autoload_with=db.engine)
+    key = events.c[TRACKER_KEY]
+    with db.engine.begin() as conn:
+        stale = [sid for sid in conn.scalars(select(key).group_by(key).having(func.max(events.c.timestamp) < cutoff))
+                 if sid not in keep]
+        deleted = 0
+        for start in range(0, len(stale), 500):
+            deleted += conn.execute(delete(events).where(key.in_(stale[start:start + 500]))).rowcount
+        return deleted

@@ -148,6 +148,14 @@ class Authority:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many days conversations (tracker events) and closed cases are kept."""
+
+    conversations_days: int = 30
+    closed_cases_days: int = 90
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything municipality-specific the service answers need."""
 
@@ -167,6 +175,7 @@ class Profile:
     busy_desks: dict[str, BusyTimes] = field(default_factory=dict)
     emergency_numbers: tuple[EmergencyNumber, ...] = ()
     other_authorities: tuple[Authority, ...] = ()
+    retention: Retention = Retention()
 
     @property
     def channels(self) -> list[str]:
@@ -369,6 +378,18 @@ class _Validator:
                 self.error(f"contact.{key}", f"{value!r} is not a web address; write it with https://")
         return contact
 
+    def retention(self, value: Any) -> Retention:
+        data = self.mapping(value, "retention")
+        self.known_keys(data, ("conversations_days", "closed_cases_days"), "retention")
+        days = {}
+        for key in ("conversations_days", "closed_cases_days"):
+            raw = data.get(key, getattr(Retention, key))
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+                self.error(f"retention.{key}", f"{raw!r} is not a number of days; write a whole number, e.g. 30")
+                raw = getattr(Retention, key)
+            days[key] = raw
+        return Retention(**days)
+
     def municipality_number(self, data: dict) -> str:
         value = self.text(data, "number", "")
         if value and not re.fullmatch(r"\d{4}", value):
@@ -536,12 +557,13 @@ class _Validator:
             busy_desks=busy_desks,
             emergency_numbers=emergency,
             other_authorities=authorities,
+            retention=self.retention(data.get("retention")),
         )
 
 
 _TOP_LEVEL = ("name", "number", "written_standard", "default_language", "timezone", "contact",
               "opening_hours", "service_desks", "closed_days", "service_standard", "case_deadlines",
-              "busy_times", "emergency_numbers", "other_authorities")
+              "busy_times", "emergency_numbers", "other_authorities", "retention")
 
 
 def _note(item: Any) -> str:
