@@ -16,12 +16,14 @@ import asyncio
 import hmac
 import itertools
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -41,6 +43,7 @@ LOGIN_CSRF_COOKIE = "kb_login_csrf"
 PUBLIC_STAFF_PATHS = ("/staff/login", "/staff/static/")
 RELAY_INTERVAL_S = 5.0
 HERE = Path(__file__).resolve().parent
+DATA_SERVER = re.compile(r'data-server="[^"]*"')
 _app_names = itertools.count(1)
 
 NOTICES = {
@@ -198,7 +201,9 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         page = widget_dir / "demo.html"
         if not page.exists():
             return response.text("The demo page widget/demo.html is missing.", status=404)
-        return await response.file(page, mime_type="text/html; charset=utf-8")
+        # The widget connects to the Rasa server this deployment runs (KOMMUNEBOT_RASA_URL).
+        html = DATA_SERVER.sub(f'data-server="{escape(settings.rasa_url)}"', page.read_text(encoding="utf-8"), count=1)
+        return response.html(html)
 
     if widget_dir.is_dir():
         app.static("/widget/", widget_dir, name="widget")

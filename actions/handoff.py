@@ -1,0 +1,250 @@
+"""Rasa actions for the handoff to people (thin adapters over bot.handoff and bot.service).
+
+action_offer_handoff      live person in chat hours on a channel that can push, else a case
+                          (case_form); in Messenger only phone, contact form and promised times
+action_start_live_chat    queue the conversation in SQL, say the expected wait, pause the bot
+validate_case_form        question and contact (e-mail or Norwegian phone), re-asks kindly
+action_create_case        store the case; say reference, promised time, phone and openings
+action_relay_staff_message deliver staff messages waiting in SQL (run by the staff portal)
+action_end_live_chat      deliver what is left, tell the citizen, resume the bot
+
+Texts live in domain.yml (`# --- handoff ---`); on socket.io they travel inside the
+handoff payload (the widget shows payload text), elsewhere as plain text.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, ConversationResumed, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.handoff import clock
+from bot.handoff.contact import parse_contact
+from bot.handoff.db import Database, DatabaseUnavailable
+from bot.handoff.flow import PUSH_CHANNELS, choose_mode, clean_question, handoff_payload, last_question, wants_to_cancel
+from bot.handoff.store import HandoffStore, reference_prefix
+from bot.service.answers import open_now
+from bot.service.eta import availability
+from bot.service.profile import Profile, load_profile
+
+log = logging.getLogger(__name__)
+
+MIN_QUESTION_CHARS = 3
+CASE_CHANNEL = "email"  # a case left in the chat is promised like a written inquiry
+
+
+@lru_cache(maxsize=1)
+def _profile() -> Profile:
+    return load_profile()
+
+
+_store: HandoffStore | None = None
+
+
+def _handoffs() -> HandoffStore:
+    """The store, opened on first use (and retried after a failure)."""
+    global _store
+    if _store is None:
+        profile = _profile()
+        _store = HandoffStore(Database.from_settings(), prefix=reference_prefix(profile.name),
+                              timezone=str(profile.timezone))
+    return _store
+
+
+def _lang(tracker: Tracker) -> str:
+    lang = tracker.get_slot("language")
+    return lang if lang in ("nn", "nb") else _profile().default_language
+
+
+def _channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or ""
+
+
+class _Values(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(domain: DomainDict, name: str, lang: str, **values: Any) -> str:
+    """The text of response `name` in `lang` (conditional variation on the language slot)."""
+    variations = (domain.get("responses") or {}).get(name) or []
+    chosen = next((v for v in variations for c in v.get("condition") or []
+                   if c.get("name") == "language" and c.get("value") == lang), None)
+    chosen = chosen or (variations[0] if variations else {"text": name})
+    return string.Formatter().vformat(chosen.get("text", ""), (), _Values(values))
+
+
+def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, state: str, *,
+        response: str | None = None, text: str | None = None, expected_by=None, reference: str | None = None,
+        **values: Any) -> None:
+    """A handoff message: payload (with its text) on socket.io, plain text on other channels."""
+    lang = _lang(tracker)
+    body = text if text is not None else render(domain, response, lang, reference=reference, **values)
+    if _channel(tracker) in PUSH_CHANNELS:
+        dispatcher.utter_message(json_message=handoff_payload(state, lang, body, expected_by, reference))
+    else:
+        dispatcher.utter_message(text=body)
+
+
+def _store_unavailable(dispatcher: CollectingDispatcher, exc: Exception) -> list[dict]:
+    global _store
+    _store = None
+    log.error("handoff store unavailable: %s", exc)
+    dispatcher.utter_message(response="utter_handoff_unavailable", phone=_profile().contact.phone)
+    return []
+
+
+class ActionOfferHandoff(Action):
+    def name(self) -> str:
+        return "action_offer_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        chat = availability(profile, "chat", now)
+        mode = choose_mode(_channel(tracker), chat.available_now)
+        reset = [SlotSet("handoff_mode", mode), SlotSet("case_question", None), SlotSet("case_contact", None)]
+        if mode == "messenger":
+            dispatcher.utter_message(
+                response="utter_handoff_messenger", phone_text=availability(profile, "phone", now).text(lang),
+                contact_form=profile.contact.contact_form, email_text=availability(profile, "email", now).text(lang),
+                messenger_text=availability(profile, "messenger", now).text(lang))
+            return reset
+        if mode == "live":
+            dispatcher.utter_message(response="utter_handoff_offer_live", wait=chat.text(lang))
+            return reset
+        if chat.available_now:  # open, but this channel cannot bring a reply back later
+            intro = render(domain, "utter_handoff_case_intro", lang,
+                           promise=availability(profile, CASE_CHANNEL, now).text(lang))
+        else:
+            intro = chat.text(lang)  # "Chatten er stengd no ... Du får svar innan ..."
+        dispatcher.utter_message(text=intro)
+        return reset + [FollowupAction("case_form")]
+
+
+class ActionStartLiveChat(Action):
+    def name(self) -> str:
+        return "action_start_live_chat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        chat = availability(profile, "chat", now)
+        if not chat.available_now:  # the chat closed while the citizen decided
+            dispatcher.utter_message(text=chat.text(lang))
+            return [SlotSet("handoff_mode", "case"), FollowupAction("case_form")]
+        try:
+            entry = _handoffs().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
+                                               question=last_question(tracker.events), now=now,
+                                               promised_by=chat.expected_by)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            return _store_unavailable(dispatcher, exc)
+        log.info("live chat %s queued (channel %s, %s)", entry.reference, entry.channel, lang)
+        say(dispatcher, tracker, domain, "waiting", response="utter_live_waiting", expected_by=chat.expected_by,
+            reference=entry.reference, wait=chat.text(lang))
+        return [ConversationPaused()]
+
+
+class ValidateCaseForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_case_form"
+
+    @staticmethod
+    def _cancel(tracker: Tracker, text: str) -> bool:
+        return wants_to_cancel(text) or (tracker.latest_message.get("intent") or {}).get("name") == "deny"
+
+    async def validate_case_question(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if self._cancel(tracker, text):
+            return {"case_question": None, "requested_slot": None}
+        if len(text) < MIN_QUESTION_CHARS or text.startswith("/"):
+            dispatcher.utter_message(response="utter_case_question_invalid")
+            return {"case_question": None}
+        return {"case_question": clean_question(text)}
+
+    async def validate_case_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if self._cancel(tracker, text):
+            return {"case_contact": None, "requested_slot": None}
+        contact = parse_contact(text)
+        if contact is None:
+            dispatcher.utter_message(response="utter_case_contact_invalid")
+            return {"case_contact": None}
+        return {"case_contact": f"{contact.kind}:{contact.value}"}
+
+
+class ActionCreateCase(Action):
+    def name(self) -> str:
+        return "action_create_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        question, contact_slot = tracker.get_slot("case_question"), tracker.get_slot("case_contact")
+        reset = [SlotSet("case_question", None), SlotSet("case_contact", None), SlotSet("handoff_mode", None)]
+        contact = parse_contact(str(contact_slot).partition(":")[2]) if contact_slot else None
+        if not question or contact is None:
+            dispatcher.utter_message(response="utter_case_cancelled", open_now=open_now(profile, now).get(lang))
+            return reset
+        promise = availability(profile, CASE_CHANNEL, now)
+        try:
+            case = _handoffs().create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
+                                           contact=contact, now=now, promised_by=promise.expected_by)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            return _store_unavailable(dispatcher, exc) + reset
+        log.info("case %s created (channel %s, %s, reply by %s)", case.reference, case.channel, lang, contact.kind)
+        response = "utter_case_created_email" if contact.kind == "email" else "utter_case_created_phone"
+        say(dispatcher, tracker, domain, "case_created", response=response, expected_by=promise.expected_by,
+            reference=case.reference, promise=promise.text(lang), contact=contact.display(),
+            open_now=open_now(profile, now).get(lang))
+        return reset
+
+
+def _deliver_pending(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     include_end: bool) -> bool:
+    """Send the conversation's waiting staff messages; True if an "ended" note was among them."""
+    store, now, ended = _handoffs(), clock.now(), False
+    for message in store.pending_messages(tracker.sender_id):
+        if message.kind == "ended" and not include_end:
+            continue
+        if not store.mark_delivered(message.id, now=now):
+            continue  # another delivery took it
+        if message.kind == "joined":
+            say(dispatcher, tracker, domain, "joined", response="utter_live_joined")
+        elif message.kind == "message":
+            say(dispatcher, tracker, domain, "staff_message", text=message.text)
+        else:
+            ended = True
+    return ended
+
+
+class ActionRelayStaffMessage(Action):
+    def name(self) -> str:
+        return "action_relay_staff_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        try:
+            _deliver_pending(dispatcher, tracker, domain, include_end=False)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.error("relay waits for the database: %s", exc)
+        return []
+
+
+class ActionEndLiveChat(Action):
+    def name(self) -> str:
+        return "action_end_live_chat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        try:
+            _deliver_pending(dispatcher, tracker, domain, include_end=True)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.error("ending the live chat waits for the database: %s", exc)
+            return []
+        say(dispatcher, tracker, domain, "ended", response="utter_live_ended")
+        return [ConversationResumed(), SlotSet("handoff_mode", None)]

@@ -1,0 +1,203 @@
+"""The handoff actions against a real SQLite store, the real profile and the real domain
+(no Rasa server): what they say, which payloads, which events, what they store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, ConversationResumed, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.handoff as handoff
+from bot.config import ROOT
+from bot.handoff import clock
+from bot.handoff.contact import Contact
+from bot.handoff.db import Database
+from bot.handoff.flow import choose_mode, clean_question, last_question
+
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+MONDAY_10 = "2026-11-23T10:00:00+01:00"      # chat open
+MONDAY_20 = "2026-11-23T20:00:00+01:00"      # closed; written answers by Friday 27 November
+WEDNESDAY_BEFORE_EASTER = "2027-03-24T16:00:00+01:00"  # after closing, the day before Maundy Thursday
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
+    monkeypatch.setattr(handoff, "_store", None)
+    yield
+    handoff._store = None
+
+
+def tracker(channel: str = "socketio", lang: str = "nn", slots: dict | None = None, text: str = "hei",
+            intent: str = "request_human", sender: str = "conv-1", history: list[dict] | None = None) -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}}
+    events = (history or []) + [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}]
+    return Tracker(sender, {"language": lang, **(slots or {})}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[dict], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, DOMAIN))
+    return dispatcher.messages, events
+
+
+def validate(slot: str, value: str, t: Tracker) -> tuple[list[dict], dict]:
+    dispatcher = CollectingDispatcher()
+    method = getattr(handoff.ValidateCaseForm(), f"validate_{slot}")
+    return dispatcher.messages, asyncio.run(method(value, dispatcher, t, DOMAIN))
+
+
+def test_mode_by_channel_and_hours():
+    assert choose_mode("socketio", True) == "live"
+    assert choose_mode("socketio", False) == "case"
+    assert choose_mode("rest", True) == "case" and choose_mode("cmdline", True) == "case"
+    assert choose_mode("facebook", True) == "messenger" and choose_mode("facebook", False) == "messenger"
+
+
+def test_offer_in_chat_hours_on_the_widget_offers_a_person(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    messages, events = run(handoff.ActionOfferHandoff(), tracker("socketio", "nb"))
+    assert messages[0]["response"] == "utter_handoff_offer_live"
+    assert messages[0]["wait"] == "En person svarer deg innen 5 minutter."
+    assert SlotSet("handoff_mode", "live") in events
+    assert not any(e.get("event") == "followup" for e in events)
+
+
+@pytest.mark.parametrize("channel, now", [("socketio", MONDAY_20), ("rest", MONDAY_10), ("cmdline", MONDAY_20)])
+def test_offer_without_a_live_person_starts_the_case_form(monkeypatch, channel, now):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", now)
+    messages, events = run(handoff.ActionOfferHandoff(), tracker(channel, "nn"))
+    assert FollowupAction("case_form") in events and SlotSet("handoff_mode", "case") in events
+    text = messages[0]["text"]
+    assert "fredag 27. november" in text if now == MONDAY_20 else "torsdag 26. november" in text
+    assert "innan" in text and "innen" not in text  # Nynorsk
+
+
+def test_messenger_gets_phone_form_and_times_and_no_form(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
+    messages, events = run(handoff.ActionOfferHandoff(), tracker("facebook", "nb"))
+    assert FollowupAction("case_form") not in events and SlotSet("handoff_mode", "messenger") in events
+    message = messages[0]
+    assert message["response"] == "utter_handoff_messenger"
+    assert "56 37 50 00" in message["phone_text"] and "i morgen kl. 09.00" in message["phone_text"]
+    assert message["contact_form"].startswith("https://")
+    assert "fredag 27. november" in message["email_text"]
+    assert "personopplysninger" in message["messenger_text"]
+
+
+def test_live_chat_is_queued_and_the_bot_pauses(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    history = [{"event": "user", "text": "Kor mykje kostar SFO for søsken?",
+                "parse_data": {"intent": {"name": "faq"}}, "input_channel": "socketio"}]
+    messages, events = run(handoff.ActionStartLiveChat(), tracker("socketio", "nn", text="ja", intent="affirm",
+                                                                  history=history))
+    assert ConversationPaused() in events
+    payload = messages[0]["custom"]["data"]
+    assert payload["type"] == "handoff" and payload["state"] == "waiting" and payload["lang"] == "nn"
+    assert payload["expected_by"].startswith("2026-11-23T10:05")
+    assert "Ein person svarar deg innan 5 minutt." in payload["text"]
+    entry = handoff._handoffs().get(payload["reference"])
+    assert entry.kind == "live" and entry.question == "Kor mykje kostar SFO for søsken?"
+    assert payload["reference"].startswith("ALV-2026-")
+
+
+def test_accepting_after_closing_turns_into_a_case(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
+    _, events = run(handoff.ActionStartLiveChat(), tracker("socketio", intent="affirm"))
+    assert FollowupAction("case_form") in events and ConversationPaused() not in events
+
+
+def test_case_form_validation_reasks_and_normalises():
+    messages, slots = validate("case_contact", "ring meg", tracker(text="ring meg", intent="out_of_scope"))
+    assert slots == {"case_contact": None} and messages[0]["response"] == "utter_case_contact_invalid"
+    _, slots = validate("case_contact", "912 34 567", tracker(text="912 34 567", intent="out_of_scope"))
+    assert slots == {"case_contact": "phone:+4791234567"}
+    messages, slots = validate("case_question", "?", tracker(text="?", intent="out_of_scope"))
+    assert slots == {"case_question": None} and messages[0]["response"] == "utter_case_question_invalid"
+    _, slots = validate("case_question", "Fnr 01019000083, kvar er saka mi?", tracker(intent="own_case"))
+    assert slots["case_question"] == "Fnr [fødselsnummer], kvar er saka mi?"
+    _, slots = validate("case_contact", "avbryt", tracker(text="avbryt", intent="out_of_scope"))
+    assert slots == {"case_contact": None, "requested_slot": None}
+
+
+def test_case_created_after_hours_with_reference_and_promise(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", WEDNESDAY_BEFORE_EASTER)
+    slots = {"case_question": "Kan eg få utsett betalinga?", "case_contact": "email:ola@example.no"}
+    messages, events = run(handoff.ActionCreateCase(), tracker("socketio", "nn", slots=slots))
+    payload = messages[0]["custom"]["data"]
+    # Wednesday 24 March 2027 after closing: Maundy Thursday to Easter Monday are closed,
+    # counting starts Tuesday 30 March; three working days later is Friday 2 April, 15.00.
+    assert payload["state"] == "case_created" and payload["expected_by"] == "2027-04-02T15:00:00+02:00"
+    assert payload["reference"] in payload["text"] and "fredag 2. april" in payload["text"]
+    assert "ola@example.no" in payload["text"] and "56 37 50 00" in payload["text"]
+    assert "Servicetorget i Knarvik" in payload["text"]
+    case = handoff._handoffs().get(payload["reference"])
+    assert case.contact == Contact("email", "ola@example.no") and case.channel == "socketio"
+    assert case.promised_by == clock.parse_moment("2027-04-02T15:00:00+02:00")
+    assert SlotSet("case_question", None) in events
+
+
+def test_case_on_rest_is_plain_text_in_bokmal(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
+    slots = {"case_question": "Hvor er søknaden min?", "case_contact": "phone:+4791234567"}
+    messages, _ = run(handoff.ActionCreateCase(), tracker("rest", "nb", slots=slots))
+    assert not messages[0]["custom"]
+    text = messages[0]["text"]
+    assert "Vi ringer deg på +47 912 34 567" in text and "innen fredag 27. november" in text
+    assert "innan" not in text
+
+
+def test_cancelled_form_creates_nothing(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
+    messages, _ = run(handoff.ActionCreateCase(), tracker("rest", "nn", slots={"case_question": "q"}))
+    assert messages[0]["response"] == "utter_case_cancelled"
+    assert handoff._handoffs().open_items(clock.now()) == []
+
+
+def test_relay_and_end_deliver_once_and_resume(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    store = handoff._handoffs()
+    now = clock.now()
+    chat = store.open_live_chat("conv-9", channel="socketio", lang="nb", question="", now=now, promised_by=None)
+    store.add_staff_message(chat.reference, "kari", "Hei! Jeg ser på saken.", now=now)
+    messages, events = run(handoff.ActionRelayStaffMessage(), tracker("socketio", "nb", sender="conv-9"))
+    states = [m["custom"]["data"]["state"] for m in messages]
+    assert states == ["joined", "staff_message"] and events == []
+    assert messages[1]["custom"]["data"]["text"] == "Hei! Jeg ser på saken."
+    assert run(handoff.ActionRelayStaffMessage(), tracker(sender="conv-9"))[0] == []  # delivered once
+    store.close(chat.reference, "kari", now=now)
+    messages, events = run(handoff.ActionEndLiveChat(), tracker("socketio", "nb", sender="conv-9"))
+    assert [m["custom"]["data"]["state"] for m in messages] == ["ended"]
+    assert "avsluttet" in messages[0]["custom"]["data"]["text"]
+    assert ConversationResumed() in events
+    assert store.pending_messages("conv-9") == []
+
+
+def test_every_handoff_response_has_nynorsk_and_bokmal():
+    names = [n for n in DOMAIN["responses"] if n.startswith(("utter_handoff", "utter_case", "utter_live",
+                                                              "utter_ask_case"))]
+    assert len(names) >= 12
+    for name in names:
+        langs = {c["value"] for v in DOMAIN["responses"][name] for c in v.get("condition", [])}
+        assert langs == {"nn", "nb"}, name
+
+
+def test_unreachable_database_gives_the_phone_number(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", "postgresql://kb@127.0.0.1:1/kb")
+    messages, events = run(handoff.ActionStartLiveChat(), tracker("socketio"))
+    assert messages[0]["response"] == "utter_handoff_unavailable" and messages[0]["phone"] == "56 37 50 00"
+    assert ConversationPaused() not in events
+
+
+def test_question_helpers():
+    assert clean_question(" 01019000083 ") == "[fødselsnummer]"
+    events = [{"event": "user", "text": "Når tømmer dei bosset?", "parse_data": {"intent": {"name": "faq"}}},
+              {"event": "bot", "text": "..."},
+              {"event": "user", "text": "snakke med ein person", "parse_data": {"intent": {"name": "request_human"}}}]
+    assert last_question(events) == "Når tømmer dei bosset?"
