@@ -295,7 +295,10 @@ class HardenedFacebookInput(InputChannel):
                                      status=400)
             metadata = self.get_metadata(request)
             for event in events:
-                await self._handle_event(event, on_new_message, metadata)
+                try:
+                    await self._handle_event(event, on_new_message, metadata)
+                except Exception:  # answer 200 anyway: Facebook retries and then disables the webhook
+                    logger.exception("facebook: a webhook event could not be handled")
             return response.text("EVENT_RECEIVED")
 
         return webhook
@@ -322,8 +325,5 @@ class HardenedFacebookInput(InputChannel):
             lang = language_of(text, default_language())
             await output.send_text_message(sender_id, NATIONAL_ID_WARNING[lang])
             logger.info("facebook: national identity number redacted from a message")
-        try:
-            await on_new_message(UserMessage(
-                text, output, sender_id, input_channel=self.name(), metadata=metadata))
-        except Exception:  # the webhook must answer 200, or Facebook retries and disables it
-            logger.exception("facebook: the assistant failed on a message")
+        await on_new_message(UserMessage(
+            text, output, sender_id, input_channel=self.name(), metadata=metadata))

@@ -34,6 +34,12 @@ logger = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
+NO_SESSION = {
+    "nn": "Chatten manglar ein samtale-ID. Last inn sida på nytt og prøv igjen.",
+    "nb": "Chatten mangler en samtale-ID. Last inn siden på nytt og prøv igjen.",
+}
+
+
 def _valid_session_id(value: object) -> str | None:
     return value if isinstance(value, str) and _SESSION_ID.fullmatch(value) else None
 
@@ -71,7 +77,7 @@ class HardenedSocketIOInput(SocketIOInput):
                 if sender_id is None:
                     logger.warning("socketio: message without a valid session_id ignored; "
                                    "the client must send session_request first")
-                    await output.send_text_message(sid, reply_for(NOT_TEXT, default_language()))
+                    await output.send_text_message(sid, NO_SESSION[default_language()])
                     return
             else:
                 sender_id = sid

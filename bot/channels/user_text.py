@@ -66,9 +66,8 @@ def language_of(text: str, fallback: str) -> str:
     """The written standard (nn/nb) `text` is in, or `fallback` when detection is unsure."""
     from bot.language import detect
 
-    if not text:
-        return fallback
-    return detect(text).lang or fallback
+    text = text.strip()
+    return (detect(text).lang or fallback) if text else fallback
 
 
 @lru_cache(maxsize=1)
