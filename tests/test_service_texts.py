@@ -127,3 +127,18 @@ def test_rendered_availability_texts_stay_in_their_standard(profile, channel):
             a = availability(profile, channel, datetime(2027, 3, day, hour))
             assert not words(a.text_nn) & NB_ONLY, a.text_nn
             assert not words(a.text_nb) & NN_ONLY, a.text_nb
+
+
+def test_best_time_to_visit_a_desk(profile):
+    t = answers.best_time_to_visit(profile, "manger")
+    assert t.nn == ("På servicetorget i Manger er det mest folk kl. 10.00–11.00 og kl. 13.00–14.00. "
+                    "Det er travlast på måndagar og tysdagar.")
+    assert t.nb.endswith("Det er travlest på mandager og tirsdager.")
+    with pytest.raises(ValueError, match="unknown service desk"):
+        answers.best_time_to_visit(profile, "Bergen")
+
+
+def test_building_deadlines(profile):
+    t = answers.building_deadlines(profile)
+    assert "innan 3 veker" in t.nn and "innan 12 veker" in t.nn
+    assert "innen 3 uker" in t.nb and "innen 12 uker" in t.nb

@@ -14,8 +14,8 @@ from bot.handoff.clock import now as clock_now
 from bot.service import hours
 from bot.service.calendar import WorkCalendar
 from bot.service.profile import BusyTimes, Profile, Schedule
-from bot.service.texts import (Texts, clock, full_date, hour_span, join_words, lines, say, weekday_list,
-                               when)
+from bot.service.texts import (Texts, clock, duration, full_date, hour_span, join_words, lines, say,
+                               weekday_list, weekday_plurals, when)
 
 
 def open_now(profile: Profile, at: datetime | None = None) -> Texts:
@@ -80,8 +80,33 @@ def best_time_to_call(profile: Profile) -> Texts:
     busy: BusyTimes = profile.busy_phone
     if not busy.quiet or not busy.peak:
         return say("best_time_unknown")
-    spans = lambda ranges: join_words([f"kl. {hour_span(*r)}" for r in ranges])  # noqa: E731
-    return say("best_time_to_call", quiet=spans(busy.quiet), peak=spans(busy.peak))
+    return say("best_time_to_call", quiet=_spans(busy.quiet), peak=_spans(busy.peak))
+
+
+def _spans(ranges) -> Texts:
+    return join_words([f"kl. {hour_span(*r)}" for r in ranges])
+
+
+def best_time_to_visit(profile: Profile, desk: str) -> Texts:
+    """When a service desk is busiest (hours and weekdays), from the profile's busy times."""
+    name = profile.desk(desk).name
+    busy = profile.busy_desks.get(name)
+    if busy is None or not busy.peak:
+        return say("best_time_unknown")
+    text = say("desk_busy", desk=name, peak=_spans(busy.peak))
+    if busy.busiest_days:
+        text += say("desk_busy_days", days=weekday_plurals(list(busy.busiest_days)))
+    return text
+
+
+def building_deadlines(profile: Profile) -> Texts:
+    """The statutory processing times of building applications (case_deadlines
+    building_simple and building); ValueError if the profile lacks them."""
+    try:
+        simple, other = profile.case_deadlines["building_simple"], profile.case_deadlines["building"]
+    except KeyError:
+        raise ValueError(f"{profile.source}: case_deadlines needs building_simple and building") from None
+    return say("building_deadlines", simple=duration(simple), other=duration(other))
 
 
 def emergency_numbers(profile: Profile) -> Texts:

@@ -122,6 +122,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "nn": "Det er minst kø på telefonen {quiet}. Flest ringjer {peak}.",
         "nb": "Det er minst kø på telefonen {quiet}. Flest ringer {peak}.",
     },
+    "desk_busy": {
+        "nn": "På servicetorget i {desk} er det mest folk {peak}.",
+        "nb": "På servicetorget i {desk} er det mest folk {peak}.",
+    },
+    "desk_busy_days": {
+        "nn": "Det er travlast på {days}.",
+        "nb": "Det er travlest på {days}.",
+    },
+    "building_deadlines": {
+        "nn": "Ein enkel byggjesøknad utan dispensasjon skal vere behandla innan {simple}. "
+              "Andre byggjesøknader skal vere behandla innan {other}. Fristen gjeld frå søknaden er komplett.",
+        "nb": "En enkel byggesøknad uten dispensasjon skal være behandlet innen {simple}. "
+              "Andre byggesøknader skal være behandlet innen {other}. Fristen gjelder fra søknaden er komplett.",
+    },
     "best_time_unknown": {
         "nn": "Vi har ikkje tal på når det er mest kø på telefonen.",
         "nb": "Vi har ikke tall på når det er mest kø på telefonen.",
@@ -148,6 +162,10 @@ TEXTS: dict[str, dict[str, str]] = {
 WEEKDAY_NAMES = {
     "nn": ("måndag", "tysdag", "onsdag", "torsdag", "fredag", "laurdag", "sundag"),
     "nb": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+}
+WEEKDAY_PLURALS = {
+    "nn": ("måndagar", "tysdagar", "onsdagar", "torsdagar", "fredagar", "laurdagar", "sundagar"),
+    "nb": ("mandager", "tirsdager", "onsdager", "torsdager", "fredager", "lørdager", "søndager"),
 }
 MONTH_NAMES = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
                "september", "oktober", "november", "desember")
@@ -239,6 +257,11 @@ def weekday_list(days: list[int]) -> Texts:
         result.append(names[0] if len(names) == 1 else
                       f"{', '.join(names[:-1])} {TEXTS['and'][lang]} {names[-1]}")
     return Texts(*result)
+
+
+def weekday_plurals(days: list[int]) -> Texts:
+    """"måndagar og tysdagar" / "mandager og tirsdager"."""
+    return Texts(*(join_words([WEEKDAY_PLURALS[lang][d] for d in sorted(days)]).get(lang) for lang in LANGS))
 
 
 def hour_span(start: time, end: time) -> str:
