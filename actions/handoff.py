@@ -72,13 +72,22 @@ class _Values(dict):
         return "{" + key + "}"
 
 
-def render(domain: DomainDict, name: str, lang: str, **values: Any) -> str:
-    """The text of response `name` in `lang` (conditional variation on the language slot)."""
+def _variation(domain: DomainDict, name: str, lang: str) -> dict:
     variations = (domain.get("responses") or {}).get(name) or []
     chosen = next((v for v in variations for c in v.get("condition") or []
                    if c.get("name") == "language" and c.get("value") == lang), None)
-    chosen = chosen or (variations[0] if variations else {"text": name})
-    return string.Formatter().vformat(chosen.get("text", ""), (), _Values(values))
+    return chosen or (variations[0] if variations else {"text": name})
+
+
+def render(domain: DomainDict, name: str, lang: str, **values: Any) -> str:
+    """The text of response `name` in `lang` (conditional variation on the language slot)."""
+    return string.Formatter().vformat(_variation(domain, name, lang).get("text", ""), (), _Values(values))
+
+
+def utter(dispatcher: CollectingDispatcher, domain: DomainDict, name: str, lang: str, **values: Any) -> None:
+    """Send response `name` rendered here in `lang`, so it never depends on the slot being set yet."""
+    dispatcher.utter_message(text=render(domain, name, lang, **values),
+                             buttons=_variation(domain, name, lang).get("buttons") or [])
 
 
 def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, state: str, *,
@@ -93,11 +102,12 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, 
         dispatcher.utter_message(text=body)
 
 
-def _store_unavailable(dispatcher: CollectingDispatcher, exc: Exception) -> list[dict]:
+def _store_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                       exc: Exception) -> list[dict]:
     global _store
     _store = None
     log.error("handoff store unavailable: %s", exc)
-    dispatcher.utter_message(response="utter_handoff_unavailable", phone=_profile().contact.phone)
+    utter(dispatcher, domain, "utter_handoff_unavailable", _lang(tracker), phone=_profile().contact.phone)
     return []
 
 
@@ -109,15 +119,18 @@ class ActionOfferHandoff(Action):
         profile, lang, now = _profile(), _lang(tracker), clock.now()
         chat = availability(profile, "chat", now)
         mode = choose_mode(_channel(tracker), chat.available_now)
-        reset = [SlotSet("handoff_mode", mode), SlotSet("case_question", None), SlotSet("case_contact", None)]
+        # The language slot is set too, so the form's questions (rendered by Rasa) have it.
+        reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode), SlotSet("case_question", None),
+                 SlotSet("case_contact", None)]
         if mode == "messenger":
-            dispatcher.utter_message(
-                response="utter_handoff_messenger", phone_text=availability(profile, "phone", now).text(lang),
-                contact_form=profile.contact.contact_form, email_text=availability(profile, "email", now).text(lang),
-                messenger_text=availability(profile, "messenger", now).text(lang))
+            utter(dispatcher, domain, "utter_handoff_messenger", lang,
+                  phone_text=availability(profile, "phone", now).text(lang),
+                  contact_form=profile.contact.contact_form,
+                  email_text=availability(profile, "email", now).text(lang),
+                  messenger_text=availability(profile, "messenger", now).text(lang))
             return reset
         if mode == "live":
-            dispatcher.utter_message(response="utter_handoff_offer_live", wait=chat.text(lang))
+            utter(dispatcher, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
             return reset
         if chat.available_now:  # open, but this channel cannot bring a reply back later
             intro = render(domain, "utter_handoff_case_intro", lang,
@@ -143,7 +156,7 @@ class ActionStartLiveChat(Action):
                                                question=last_question(tracker.events), now=now,
                                                promised_by=chat.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            return _store_unavailable(dispatcher, exc)
+            return _store_unavailable(dispatcher, tracker, domain, exc)
         log.info("live chat %s queued (channel %s, %s)", entry.reference, entry.channel, lang)
         say(dispatcher, tracker, domain, "waiting", response="utter_live_waiting", expected_by=chat.expected_by,
             reference=entry.reference, wait=chat.text(lang))
@@ -164,7 +177,7 @@ class ValidateCaseForm(FormValidationAction):
         if self._cancel(tracker, text):
             return {"case_question": None, "requested_slot": None}
         if len(text) < MIN_QUESTION_CHARS or text.startswith("/"):
-            dispatcher.utter_message(response="utter_case_question_invalid")
+            utter(dispatcher, domain, "utter_case_question_invalid", _lang(tracker))
             return {"case_question": None}
         return {"case_question": clean_question(text)}
 
@@ -175,7 +188,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_contact": None, "requested_slot": None}
         contact = parse_contact(text)
         if contact is None:
-            dispatcher.utter_message(response="utter_case_contact_invalid")
+            utter(dispatcher, domain, "utter_case_contact_invalid", _lang(tracker))
             return {"case_contact": None}
         return {"case_contact": f"{contact.kind}:{contact.value}"}
 
@@ -190,14 +203,14 @@ class ActionCreateCase(Action):
         reset = [SlotSet("case_question", None), SlotSet("case_contact", None), SlotSet("handoff_mode", None)]
         contact = parse_contact(str(contact_slot).partition(":")[2]) if contact_slot else None
         if not question or contact is None:
-            dispatcher.utter_message(response="utter_case_cancelled", open_now=open_now(profile, now).get(lang))
+            utter(dispatcher, domain, "utter_case_cancelled", lang, open_now=open_now(profile, now).get(lang))
             return reset
         promise = availability(profile, CASE_CHANNEL, now)
         try:
             case = _handoffs().create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
                                            contact=contact, now=now, promised_by=promise.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            return _store_unavailable(dispatcher, exc) + reset
+            return _store_unavailable(dispatcher, tracker, domain, exc) + reset
         log.info("case %s created (channel %s, %s, reply by %s)", case.reference, case.channel, lang, contact.kind)
         response = "utter_case_created_email" if contact.kind == "email" else "utter_case_created_phone"
         say(dispatcher, tracker, domain, "case_created", response=response, expected_by=promise.expected_by,
