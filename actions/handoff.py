@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import string
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -25,6 +24,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.common import language
+from actions.common import profile as municipality_profile
 from bot.handoff import clock
 from bot.handoff.contact import parse_contact
 from bot.handoff.db import Database, DatabaseUnavailable
@@ -32,17 +33,11 @@ from bot.handoff.flow import PUSH_CHANNELS, choose_mode, clean_question, handoff
 from bot.handoff.store import HandoffStore, reference_prefix
 from bot.service.answers import open_now
 from bot.service.eta import availability
-from bot.service.profile import Profile, load_profile
 
 log = logging.getLogger(__name__)
 
 MIN_QUESTION_CHARS = 3
 CASE_CHANNEL = "email"  # a case left in the chat is promised like a written inquiry
-
-
-@lru_cache(maxsize=1)
-def _profile() -> Profile:
-    return load_profile()
 
 
 _store: HandoffStore | None = None
@@ -52,15 +47,10 @@ def _handoffs() -> HandoffStore:
     """The store, opened on first use (and retried after a failure)."""
     global _store
     if _store is None:
-        profile = _profile()
+        profile = municipality_profile()
         _store = HandoffStore(Database.from_settings(), prefix=reference_prefix(profile.name),
                               timezone=str(profile.timezone))
     return _store
-
-
-def _lang(tracker: Tracker) -> str:
-    lang = tracker.get_slot("language")
-    return lang if lang in ("nn", "nb") else _profile().default_language
 
 
 def _channel(tracker: Tracker) -> str:
@@ -94,7 +84,7 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, 
         response: str | None = None, text: str | None = None, expected_by=None, reference: str | None = None,
         **values: Any) -> None:
     """A handoff message: payload (with its text) on socket.io, plain text on other channels."""
-    lang = _lang(tracker)
+    lang = language(tracker)
     body = text if text is not None else render(domain, response, lang, reference=reference, **values)
     if _channel(tracker) in PUSH_CHANNELS:
         dispatcher.utter_message(json_message=handoff_payload(state, lang, body, expected_by, reference))
@@ -107,7 +97,7 @@ def _store_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, domai
     global _store
     _store = None
     log.error("handoff store unavailable: %s", exc)
-    utter(dispatcher, domain, "utter_handoff_unavailable", _lang(tracker), phone=_profile().contact.phone)
+    utter(dispatcher, domain, "utter_handoff_unavailable", language(tracker), phone=municipality_profile().contact.phone)
     return []
 
 
@@ -116,7 +106,7 @@ class ActionOfferHandoff(Action):
         return "action_offer_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        profile, lang, now = municipality_profile(), language(tracker), clock.now()
         chat = availability(profile, "chat", now)
         mode = choose_mode(_channel(tracker), chat.available_now)
         # The language slot is set too, so the form's questions (rendered by Rasa) have it.
@@ -146,7 +136,7 @@ class ActionStartLiveChat(Action):
         return "action_start_live_chat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        profile, lang, now = municipality_profile(), language(tracker), clock.now()
         chat = availability(profile, "chat", now)
         if not chat.available_now:  # the chat closed while the citizen decided
             dispatcher.utter_message(text=chat.text(lang))
@@ -177,7 +167,7 @@ class ValidateCaseForm(FormValidationAction):
         if self._cancel(tracker, text):
             return {"case_question": None, "requested_slot": None}
         if len(text) < MIN_QUESTION_CHARS or text.startswith("/"):
-            utter(dispatcher, domain, "utter_case_question_invalid", _lang(tracker))
+            utter(dispatcher, domain, "utter_case_question_invalid", language(tracker))
             return {"case_question": None}
         return {"case_question": clean_question(text)}
 
@@ -188,7 +178,7 @@ class ValidateCaseForm(FormValidationAction):
             return {"case_contact": None, "requested_slot": None}
         contact = parse_contact(text)
         if contact is None:
-            utter(dispatcher, domain, "utter_case_contact_invalid", _lang(tracker))
+            utter(dispatcher, domain, "utter_case_contact_invalid", language(tracker))
             return {"case_contact": None}
         return {"case_contact": f"{contact.kind}:{contact.value}"}
 
@@ -198,7 +188,7 @@ class ActionCreateCase(Action):
         return "action_create_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = _profile(), _lang(tracker), clock.now()
+        profile, lang, now = municipality_profile(), language(tracker), clock.now()
         question, contact_slot = tracker.get_slot("case_question"), tracker.get_slot("case_contact")
         reset = [SlotSet("case_question", None), SlotSet("case_contact", None), SlotSet("handoff_mode", None)]
         contact = parse_contact(str(contact_slot).partition(":")[2]) if contact_slot else None
