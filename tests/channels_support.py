@@ -65,6 +65,9 @@ class StaticSite:
 
     def __init__(self, rasa_url: str) -> None:
         site = self
+        ws_url = rasa_url.replace("http", "ws", 1)
+        self.csp = (f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                    f"connect-src 'self' {rasa_url} {ws_url}; base-uri 'self'")
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
@@ -72,7 +75,7 @@ class StaticSite:
                 if path in ("/", "/index.html"):
                     body = (WIDGET / "demo.html").read_text(encoding="utf-8")
                     body = body.replace(DEMO_SERVER_ATTR, f'data-server="{rasa_url}"')
-                    self._send(200, body.encode(), "text/html; charset=utf-8")
+                    self._send(200, body.encode(), "text/html; charset=utf-8", csp=True)
                     return
                 if path.startswith("/widget/"):
                     file = (WIDGET / path[len("/widget/"):]).resolve()
@@ -82,9 +85,11 @@ class StaticSite:
                         return
                 self._send(404, b"not found", "text/plain")
 
-            def _send(self, status: int, body: bytes, ctype: str) -> None:
+            def _send(self, status: int, body: bytes, ctype: str, csp: bool = False) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                if csp:  # as strict as the staff portal's: the widget must work under it
+                    self.send_header("Content-Security-Policy", site.csp)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()

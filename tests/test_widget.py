@@ -67,6 +67,7 @@ def open_widget(page: Page, url: str) -> None:
     page.goto(url)
     page.get_by_role("button", name="Chat med kommunen").click()
     expect(page.get_by_role("dialog", name="Chat med kommunen")).to_be_visible()
+    page.locator("#kommunebot .kb-dialog").evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")
 
 
 def say(page: Page, text: str) -> None:
