@@ -1,0 +1,186 @@
+"""Building the search index from a folder of pages (command `index`).
+
+Pages -> (Apertium conversion of pages that exist in one standard only) -> passages ->
+embeddings (reused from the previous build when the passage and model are unchanged) ->
+FAISS + BM25 terms + manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bot.knowledge import store
+from bot.knowledge.bm25 import terms
+from bot.knowledge.chunking import chunk_page
+from bot.knowledge.documents import STANDARDS, Page, Skipped, load_folder
+from bot.knowledge.embedding import Embedder
+
+Log = Callable[[str], None]
+
+
+class BuildError(Exception):
+    """The index cannot be built; the message says why and what to do."""
+
+
+@dataclass
+class BuildReport:
+    manifest: dict
+    skipped: list[Skipped]
+    reused: int
+    embedded: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _load_converter():
+    """`bot.language.apertium.convert`, or None with the reason."""
+    try:
+        from bot.language.apertium import convert
+    except ImportError as exc:
+        return None, f"Apertium conversion unavailable ({exc})"
+    return convert, None
+
+
+_MARKUP = re.compile(r"^(\s*(?:#{1,6}\s+|[-*+]\s+|\d+\.\s+)?)(.*)$")
+
+
+def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log) -> tuple[list[Page], list[str]]:
+    """Machine-converted copies (nn <-> nb) of pages that exist in one standard only.
+
+    Human-written pages always win: a page_id present in both standards is never converted.
+    Lines go to Apertium in one batch per target, with markup prefixes kept aside."""
+    present: dict[str, set[str]] = {}
+    for page in pages:
+        present.setdefault(page.page_id, set()).add(page.lang or "")
+    todo = [(p, t) for p in pages if p.lang in STANDARDS
+            for t in STANDARDS if t != p.lang and t not in present[p.page_id]]
+    if not todo:
+        return [], []
+    convert, problem = _load_converter()
+    if convert is None:
+        return [], [f"{problem}: {len(todo)} page(s) that exist in one standard only are indexed in that standard only."]
+    # Split each page into (prefix, text) lines; the title is line 0.
+    plans = []
+    for page, target in todo:
+        lines = [("", page.title)] + [_MARKUP.match(line).groups() for line in page.markdown.splitlines()]
+        plans.append((page, target, lines))
+    for target in STANDARDS:
+        wanted = sorted({text for _, t, lines in plans if t == target for _, text in lines
+                         if text.strip() and _key(target, text) not in cache})
+        if wanted:
+            log(f"Converting {len(wanted)} line(s) to {target} with Apertium ...")
+            try:
+                outputs = convert(wanted, target)
+            except Exception as exc:  # missing binary or pair: index without the copies
+                return [], [f"Apertium conversion failed ({exc}); pages in one standard only are not converted."]
+            if len(outputs) != len(wanted):
+                return [], [f"Apertium returned {len(outputs)} lines for {len(wanted)}; conversion skipped."]
+            cache.update({_key(target, src): out for src, out in zip(wanted, outputs)})
+    converted = []
+    for page, target, lines in plans:
+        text = [prefix + (cache.get(_key(target, body), body) if body.strip() else body) for prefix, body in lines]
+        converted.append(replace(page, title=text[0], markdown="\n".join(text[1:]), lang=target,
+                                 machine_converted=True, meta={**page.meta, "converted_from": page.lang}))
+    return converted, []
+
+
+def build_index(source: Path, out: Path, model: str, log: Log = _stderr, progress: bool = True) -> BuildReport:
+    """Build (or incrementally rebuild) the index of `source` into `out`."""
+    start = time.perf_counter()
+    if not source.is_dir():
+        raise BuildError(f"Source folder {source} does not exist. Point --source at a folder of .md/.html pages.")
+    pages, skipped = load_folder(source)
+    for item in skipped:
+        log(f"Skipped {item.source}: {item.reason}")
+    if not pages:
+        why = f" ({len(skipped)} file(s) skipped, see above)" if skipped else ""
+        raise BuildError(f"No pages to index in {source}{why}. Add Markdown (.md) or saved HTML (.html) pages.")
+    log(f"Read {len(pages)} page(s) from {source}.")
+
+    conversions = store.read_conversions(out)
+    converted, notes = convert_missing_standards(pages, conversions, log)
+    for note in notes:
+        log(note)
+    if converted:
+        log(f"Added {len(converted)} machine-converted page(s) for pages that exist in one standard only.")
+    all_pages = pages + converted
+
+    log(f"Loading the embedding model {model} ...")
+    embedder = Embedder.load(model)
+    identity = embedder.identity()
+    model_key = repr(sorted(identity.items()))
+
+    passages: list[store.StoredPassage] = []
+    embed_texts: dict[str, str] = {}  # key -> text to embed
+    for page in all_pages:
+        for p in chunk_page(page.page_id, page.title, page.markdown, embedder.max_tokens, embedder.count_tokens):
+            key = _key(model_key, p.embed_text)
+            embed_texts[key] = p.embed_text
+            passages.append(store.StoredPassage(
+                page_id=p.page_id, position=p.position, title=p.title, heading=p.heading, text=p.text,
+                url=page.url, lang=page.lang, source=page.source, machine_converted=page.machine_converted,
+                key=key, terms=" ".join(terms(p.embed_text))))
+    log(f"Split into {len(passages)} passage(s).")
+
+    vectors_by_key = _previous_vectors(out, identity)
+    missing = [key for key in embed_texts if key not in vectors_by_key]
+    reused = len(embed_texts) - len(missing)
+    log(f"Embedding {len(missing)} new passage(s); reusing {reused} unchanged.")
+    if missing:
+        new_vectors = embedder.encode_passages([embed_texts[k] for k in missing], progress=progress)
+        vectors_by_key.update(zip(missing, new_vectors))
+    vectors = (np.stack([vectors_by_key[p.key] for p in passages]) if passages
+               else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
+
+    index_type = store.index_type_for(len(passages))
+    manifest = {
+        "format_version": store.FORMAT_VERSION,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": identity,
+        "model_setting": model,
+        "dimension": embedder.dimension,
+        "index_type": index_type,
+        "counts": {
+            "pages": len(pages),
+            "machine_converted_pages": len(converted),
+            "passages": len(passages),
+            "passages_by_lang": {lang or "unknown": sum(1 for p in passages if p.lang == lang)
+                                 for lang in sorted({p.lang for p in passages}, key=str)},
+            "skipped_files": len(skipped),
+        },
+        "sources": {page.source: page.checksum for page in pages},
+        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "notes": notes,
+        "build_seconds": round(time.perf_counter() - start, 2),
+    }
+    store.write_index(out, manifest, passages, vectors, conversions)
+    log(f"Index written to {out}: {len(passages)} passages ({index_type}) from {len(pages)} page(s) "
+        f"in {manifest['build_seconds']:.1f} s.")
+    return BuildReport(manifest, skipped, reused, len(missing), notes)
+
+
+def _previous_vectors(out: Path, identity: dict) -> dict[str, np.ndarray]:
+    """Embeddings of the previous build in `out` by passage key, if made with the same model."""
+    try:
+        manifest = store.read_manifest(out)
+        store.check_model(manifest, identity, out)
+        vectors = store.read_vectors(out)
+        return {p.key: vectors[row] for row, p in enumerate(store.read_passages(out))}
+    except (store.IndexProblem, OSError, ValueError, KeyError, TypeError, IndexError):
+        return {}  # no usable previous build: embed everything

@@ -1,0 +1,189 @@
+"""Hybrid search over the knowledge index: e5 (FAISS) + BM25, fused by weighted score sum.
+
+    searcher = Searcher.load(index_dir)          # once per process
+    hits = searcher.search("Kor søkjer eg om byggjeløyve?", k=5, lang="nn")
+    if searcher.is_answerable(hits): ...
+
+Fusion: fused = w * cosine + (1 - w) * BM25 / (the query's BM25 ceiling). Both parts are
+absolute (not rescaled per query), so the fused score means the same for every query
+and a logistic calibration turns it into a 0..1 confidence. The weight, calibration and
+answer threshold come from `search_settings.json` (written by `python -m bench.search
+--calibrate` from the dev set) and can be overridden with KOMMUNEBOT_SEARCH_DENSE_WEIGHT
+and KOMMUNEBOT_SEARCH_THRESHOLD.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.knowledge import store
+from bot.knowledge.bm25 import BM25
+from bot.knowledge.embedding import Embedder
+
+SETTINGS_FILE = Path(__file__).with_name("search_settings.json")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result (a passage), with a calibrated score in 0..1."""
+
+    url: str
+    title: str
+    heading: str
+    lang: str | None
+    score: float
+    text: str
+    page_id: str
+    machine_converted: bool = False
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    dense_weight: float
+    slope: float
+    midpoint: float
+    threshold: float
+    candidates: int
+
+    @classmethod
+    def load(cls, path: Path = SETTINGS_FILE) -> "SearchSettings":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            dense_weight=float(os.environ.get("KOMMUNEBOT_SEARCH_DENSE_WEIGHT", data["dense_weight"])),
+            slope=float(data["calibration"]["slope"]),
+            midpoint=float(data["calibration"]["midpoint"]),
+            threshold=float(os.environ.get("KOMMUNEBOT_SEARCH_THRESHOLD", data["threshold"])),
+            candidates=int(data.get("candidates", 100)),
+        )
+
+    def calibrate(self, fused: float) -> float:
+        return 1.0 / (1.0 + math.exp(-self.slope * (fused - self.midpoint)))
+
+
+_cache: dict[tuple[str, str], "Searcher"] = {}
+_cache_lock = threading.Lock()
+
+
+class Searcher:
+    """A loaded index; `search` is thread-safe."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, settings: SearchSettings):
+        self.index_dir = index_dir
+        self.manifest = store.read_manifest(index_dir)
+        store.check_model(self.manifest, embedder.identity(), index_dir)
+        self.embedder = embedder
+        self.settings = settings
+        self.passages = store.read_passages(index_dir)
+        self.vectors = store.read_vectors(index_dir)
+        self.faiss = store.read_faiss(index_dir)
+        self.bm25 = BM25([p.terms.split() for p in self.passages])
+        self._encode_lock = threading.Lock()
+        self._by_page: dict[tuple[str, str | None], list[int]] = {}
+        for i, p in enumerate(self.passages):
+            self._by_page.setdefault((p.page_id, p.lang), []).append(i)
+
+    @classmethod
+    def load(cls, index_dir: str | Path | None = None, model: str | None = None) -> "Searcher":
+        """The searcher for `index_dir` (default: settings' index_dir), loaded once per process.
+
+        Raises store.IndexProblem with what to do when the index is missing or was built
+        with another embedding model than `model` (default: the configured one)."""
+        from bot.config import settings
+
+        cfg = settings()
+        index_dir = Path(index_dir or cfg.index_dir)
+        model = model or cfg.embedding_model
+        key = (str(index_dir.resolve()), model)
+        with _cache_lock:
+            if key not in _cache:
+                store.read_manifest(index_dir)  # fail fast, before loading the model
+                _cache[key] = cls(index_dir, Embedder.load(model), SearchSettings.load())
+            return _cache[key]
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    def is_answerable(self, hits: list[Hit]) -> bool:
+        """True when the best hit is confident enough to answer with."""
+        return bool(hits) and hits[0].score >= self.threshold
+
+    # -- scoring -------------------------------------------------------------------------
+    def encode_query(self, query: str) -> np.ndarray:
+        with self._encode_lock:
+            return self.embedder.encode_queries([query])[0]
+
+    def candidate_scores(self, query: str, vector: np.ndarray | None = None,
+                         bm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(passage indices, cosine, normalised BM25) for the union of both retrievers' top candidates."""
+        n = len(self.passages)
+        if n == 0:
+            empty = np.zeros(0)
+            return empty.astype(np.int64), empty, empty
+        vector = self.encode_query(query) if vector is None else vector
+        depth = min(self.settings.candidates, n)
+        _, dense_ids = self.faiss.search(vector[None, :].astype(np.float32), depth)
+        bm = self.bm25.normalised_scores(query) if bm is None else bm
+        bm_ids = np.argpartition(-bm, depth - 1)[:depth] if depth < n else np.arange(n)
+        ids = np.union1d(dense_ids[0][dense_ids[0] >= 0], bm_ids[bm[bm_ids] > 0]).astype(np.int64)
+        return ids, self.vectors[ids] @ vector, bm[ids]
+
+    def fuse(self, dense: np.ndarray, bm: np.ndarray, dense_weight: float | None = None) -> np.ndarray:
+        w = self.settings.dense_weight if dense_weight is None else dense_weight
+        return w * dense + (1.0 - w) * bm
+
+    def search(self, query: str, k: int = 5, lang: str | None = None, dense_weight: float | None = None) -> list[Hit]:
+        """The k best passages for `query`; with `lang`, each page's variant in that standard."""
+        query = (query or "").strip()
+        if not query or k <= 0:
+            return []
+        vector = self.encode_query(query)
+        bm_all = self.bm25.normalised_scores(query)
+        ids, dense, bm = self.candidate_scores(query, vector, bm_all)
+        fused = self.fuse(dense, bm, dense_weight)
+        order = np.argsort(-fused, kind="stable")
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        seen_slots: set[tuple[str, int]] = set()
+        for j in order:
+            index, score = int(ids[j]), float(fused[j])
+            p = self.passages[index]
+            if lang and p.lang != lang:
+                variant = self._variant(index, lang, vector, bm_all, dense_weight)
+                if variant is not None:
+                    index, score = variant[0], max(score, variant[1])
+            p = self.passages[index]
+            slot = (p.page_id, p.position)
+            if index in seen or slot in seen_slots:
+                continue  # the same passage, or the same place of the page in the other standard
+            seen.add(index)
+            seen_slots.add(slot)
+            hits.append(Hit(url=p.url, title=p.title, heading=p.heading, lang=p.lang,
+                            score=round(self.settings.calibrate(score), 4), text=p.text, page_id=p.page_id,
+                            machine_converted=p.machine_converted))
+            if len(hits) >= k:
+                break
+        return hits
+
+    def _variant(self, index: int, lang: str, vector: np.ndarray, bm_all: np.ndarray,
+                 dense_weight: float | None) -> tuple[int, float] | None:
+        """The same page's passage in `lang`: the same position when both variants have the
+        same structure, else that variant's best-scoring passage. None if there is no variant."""
+        p = self.passages[index]
+        others = self._by_page.get((p.page_id, lang))
+        if not others:
+            return None
+        if len(others) == len(self._by_page[(p.page_id, p.lang)]):
+            chosen = np.array([others[p.position]])
+        else:
+            chosen = np.array(others)
+        fused = self.fuse(self.vectors[chosen] @ vector, bm_all[chosen], dense_weight)
+        best = int(np.argmax(fused))
+        return int(chosen[best]), float(fused[best])
