@@ -491,11 +491,15 @@
     }
     var msg = event.msg || {};
     var lang = normLang(msg.lang) || event.lang || state.lang;
+    var sure = Boolean(normLang(msg.lang));
+    if (sure) {
+      // The bot answers in the citizen's standard: mark the turn's unsure messages with it.
+      turnNodes.forEach(function (node) {
+        if (!node.hasAttribute("data-kb-lang-sure")) setLang(node, lang);
+      });
+    }
+    var before = turnNodes.length;
     if (msg.type) {
-      if (normLang(msg.lang)) {
-        // A payload tells the language of its turn: correct the turn's earlier messages.
-        turnNodes.forEach(function (node) { setLang(node, lang); });
-      }
       if (msg.type === "answer") renderAnswer(msg, lang, live);
       else if (msg.type === "handoff") renderHandoff(msg, lang, live);
       else if (msg.type === "feedback" && (msg.text || msg.buttons)) renderBotText(msg, lang, live);
@@ -503,6 +507,7 @@
     } else {
       renderBotText(msg, lang, live);
     }
+    if (sure && turnNodes.length > before) turnNodes[turnNodes.length - 1].setAttribute("data-kb-lang-sure", "");
     if (live) scrollToEnd();
   }
 
@@ -555,7 +560,7 @@
   function onBotMessage(msg) {
     if (!msg || typeof msg !== "object") return;
     stopWaiting();
-    if (msg.type && normLang(msg.lang)) state.lang = normLang(msg.lang);
+    if (normLang(msg.lang)) state.lang = normLang(msg.lang);
     if (msg.type === "handoff") {
       var s = String(msg.state || "");
       if (s === "waiting" || s === "joined") state.handoff = s;

@@ -44,6 +44,18 @@ def _valid_session_id(value: object) -> str | None:
     return value if isinstance(value, str) and _SESSION_ID.fullmatch(value) else None
 
 
+class LanguageTaggedOutput(SocketIOOutput):
+    """Adds `"lang": "nn"|"nb"` to each text message (detected), so the widget can set
+    `lang` on every message, not only on those followed by a custom payload."""
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        if isinstance(response, dict) and isinstance(response.get("text"), str):
+            lang = language_of(response["text"], "")
+            if lang:
+                response = {**response, "lang": lang}
+        await super()._send_message(socket_id, response)
+
+
 class HardenedSocketIOInput(SocketIOInput):
     """Socket.io channel (name "socketio") that validates every client event."""
 
@@ -51,10 +63,14 @@ class HardenedSocketIOInput(SocketIOInput):
     def name(cls) -> str:
         return "socketio"
 
+    def get_output_channel(self) -> SocketIOOutput | None:
+        """The output for messages the staff portal relays (`output_channel=latest`)."""
+        return None if self.sio is None else LanguageTaggedOutput(self.sio, self.bot_message_evt)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         sio = self.sio
-        output = SocketIOOutput(sio, self.bot_message_evt)
+        output = LanguageTaggedOutput(sio, self.bot_message_evt)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, *args: Any) -> None:
