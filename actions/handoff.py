@@ -106,29 +106,36 @@ class ActionOfferHandoff(Action):
         return "action_offer_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = municipality_profile(), language(tracker), clock.now()
-        chat = availability(profile, "chat", now)
-        mode = choose_mode(_channel(tracker), chat.available_now)
-        # The language slot is set too, so the form's questions (rendered by Rasa) have it.
-        reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode), SlotSet("case_question", None),
-                 SlotSet("case_contact", None)]
-        if mode == "messenger":
-            utter(dispatcher, domain, "utter_handoff_messenger", lang,
-                  phone_text=availability(profile, "phone", now).text(lang),
-                  contact_form=profile.contact.contact_form,
-                  email_text=availability(profile, "email", now).text(lang),
-                  messenger_text=availability(profile, "messenger", now).text(lang))
-            return reset
-        if mode == "live":
+        return offer(dispatcher, tracker, domain, offer_live=True)
+
+
+def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, offer_live: bool) -> list[dict]:
+    """Say how a person can help now; a case starts case_form. `offer_live` False: live is
+    possible right now, so the caller starts it instead of asking."""
+    profile, lang, now = municipality_profile(), language(tracker), clock.now()
+    chat = availability(profile, "chat", now)
+    mode = choose_mode(_channel(tracker), chat.available_now)
+    # The language slot is set too, so the form's questions (rendered by Rasa) have it.
+    reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode), SlotSet("case_question", None),
+             SlotSet("case_contact", None)]
+    if mode == "messenger":
+        utter(dispatcher, domain, "utter_handoff_messenger", lang,
+              phone_text=availability(profile, "phone", now).text(lang),
+              contact_form=profile.contact.contact_form,
+              email_text=availability(profile, "email", now).text(lang),
+              messenger_text=availability(profile, "messenger", now).text(lang))
+        return reset
+    if mode == "live":
+        if offer_live:
             utter(dispatcher, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
-            return reset
-        if chat.available_now:  # open, but this channel cannot bring a reply back later
-            intro = render(domain, "utter_handoff_case_intro", lang,
-                           promise=availability(profile, CASE_CHANNEL, now).text(lang))
-        else:
-            intro = chat.text(lang)  # "Chatten er stengd no ... Du får svar innan ..."
-        dispatcher.utter_message(text=intro)
-        return reset + [FollowupAction("case_form")]
+        return reset
+    if chat.available_now:  # open, but this channel cannot bring a reply back later
+        intro = render(domain, "utter_handoff_case_intro", lang,
+                       promise=availability(profile, CASE_CHANNEL, now).text(lang))
+    else:
+        intro = chat.text(lang)  # "Chatten er stengd no ... Du får svar innan ..."
+    dispatcher.utter_message(text=intro)
+    return reset + [FollowupAction("case_form")]
 
 
 class ActionStartLiveChat(Action):
@@ -138,9 +145,9 @@ class ActionStartLiveChat(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         profile, lang, now = municipality_profile(), language(tracker), clock.now()
         chat = availability(profile, "chat", now)
-        if not chat.available_now:  # the chat closed while the citizen decided
-            dispatcher.utter_message(text=chat.text(lang))
-            return [SlotSet("handoff_mode", "case"), FollowupAction("case_form")]
+        if choose_mode(_channel(tracker), chat.available_now) != "live":
+            # The chat closed while the citizen decided, or "yes" came on a channel without live chat.
+            return offer(dispatcher, tracker, domain, offer_live=False)
         try:
             entry = _handoffs().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
                                                question=last_question(tracker.events), now=now,

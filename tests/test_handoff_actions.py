@@ -199,3 +199,13 @@ def test_question_helpers():
               {"event": "bot", "text": "..."},
               {"event": "user", "text": "snakke med ein person", "parse_data": {"intent": {"name": "request_human"}}}]
     assert last_question(events) == "Når tømmer dei bosset?"
+
+
+def test_yes_on_a_channel_without_live_chat_never_queues(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    messages, events = run(handoff.ActionStartLiveChat(), tracker("facebook", "nn", text="ja", intent="affirm"))
+    assert ConversationPaused() not in events and FollowupAction("case_form") not in events
+    assert "ikkje her i Messenger" in messages[0]["text"]
+    _, events = run(handoff.ActionStartLiveChat(), tracker("rest", "nn", text="ja", intent="affirm"))
+    assert FollowupAction("case_form") in events and ConversationPaused() not in events
+    assert handoff._handoffs().open_items(clock.now()) == []
