@@ -14,6 +14,7 @@ GET /_received lists what reached the "assistant" (to check redaction).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -66,6 +67,9 @@ async def scripted_assistant(message: UserMessage) -> None:
             await out.send_custom_json(to, {"data": {
                 "type": "handoff", "state": state, "lang": "nn", "expected_by": None,
                 "reference": None, **extra}})
+    elif text == "/later":  # a reply that comes while the citizen has closed the chat
+        await asyncio.sleep(1.5)
+        await out.send_text_message(to, "Takk for at du venta. Her er svaret.")
     elif text == "/feedback":
         await out.send_custom_json(to, {"data": {"type": "feedback", "lang": "nn"}})
     else:

@@ -229,3 +229,48 @@ def test_graph_api_timeout_is_logged_and_the_webhook_still_answers(app, graph):
     assert elapsed < 8
     time.sleep(0.3)
     assert "Graph API not reachable" in app.log()
+
+
+@pytest.fixture(scope="module")
+def messenger_rasa(servers, graph, tmp_path_factory):
+    """A second real Rasa server (the trained model, the session's action server) with
+    the Facebook channel pointed at the fake Graph API."""
+    from conftest import start_stack
+
+    stack, _ = start_stack(tmp_path_factory.mktemp("messenger"), names=["rasa"],
+                           KOMMUNEBOT_ACTION_URL=servers.action_url,
+                           KOMMUNEBOT_FACEBOOK_GRAPH_URL=graph.url, KOMMUNEBOT_FACEBOOK_TIMEOUT="5",
+                           **FACEBOOK_ENV)
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.servers
+def test_trained_assistant_answers_in_messenger_with_text_only(messenger_rasa, graph):
+    from bot.service.profile import load_profile
+
+    url = messenger_rasa.config.rasa_url + "/webhooks/facebook/webhook"
+    body = webhook_body("11001", {"text": "Kva er telefonnummeret til kommunen?"})
+    reply = httpx.post(url, content=body, headers={"X-Hub-Signature-256": sign(body)}, timeout=60)
+    assert reply.status_code == 200
+    sent = graph.wait_for("11001", 1, timeout=60)
+    assert any(load_profile().contact.phone in m.get("text", "") for m in sent), sent
+    for message in sent:
+        assert set(message) <= {"text", "quick_replies", "attachment"}, message
+        assert len(message.get("text", "")) <= 2000
+
+    forged = httpx.post(url, content=body, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}, timeout=30)
+    assert forged.status_code == 403
+
+
+@pytest.mark.servers
+def test_national_id_never_reaches_the_real_tracker_or_logs(messenger_rasa, graph):
+    url = messenger_rasa.config.rasa_url + "/webhooks/facebook/webhook"
+    body = webhook_body("11002", {"text": f"Har de fått søknaden min? Fødselsnummer {NATIONAL_ID}"})
+    assert httpx.post(url, content=body, headers={"X-Hub-Signature-256": sign(body)}, timeout=60).status_code == 200
+    sent = graph.wait_for("11002", 2, timeout=60)
+    assert "personnummer" in sent[0]["text"]
+    tracker = httpx.get(f"{messenger_rasa.config.rasa_url}/conversations/11002/tracker",
+                        params={"token": messenger_rasa.token}, timeout=30).json()
+    assert NATIONAL_ID not in json.dumps(tracker, ensure_ascii=False)
+    assert NATIONAL_ID not in messenger_rasa.log("rasa").read_text(encoding="utf-8", errors="replace")

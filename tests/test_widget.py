@@ -136,6 +136,17 @@ def test_keyboard_only_open_send_answer_buttons_and_escape(page: Page, site):
     expect(launcher).to_have_attribute("aria-expanded", "false")
 
 
+def test_reply_while_closed_is_flagged_on_the_launcher(page: Page, site):
+    open_widget(page, site.url)
+    say(page, "/later")
+    page.keyboard.press("Escape")
+    launcher = page.locator("#kommunebot .kb-launcher")
+    expect(launcher).to_have_accessible_name("Chat med kommunen (ny melding)", timeout=REPLY_TIMEOUT)
+    launcher.click()
+    expect(launcher).to_have_accessible_name("Chat med kommunen")
+    expect(bot_messages(page).last).to_contain_text("Takk for at du venta.")
+
+
 def test_empty_message_gives_a_visible_error_not_a_send(page: Page, site):
     open_widget(page, site.url)
     before = page.locator("#kommunebot .kb-user").count()
@@ -270,3 +281,30 @@ def test_screenshots_desktop_and_mobile(page: Page, site):
         page.screenshot(path=str(path))
         assert path.stat().st_size > 10_000
         page.evaluate("sessionStorage.clear()")
+
+
+@pytest.mark.servers
+def test_question_answered_by_the_real_servers(page: Page, servers):
+    """The demo page from the staff portal, the real Rasa and action servers."""
+    from bot.service.profile import load_profile
+
+    static = None if servers.staff_url else StaticSite(servers.rasa_url)
+    url = servers.staff_url or static.url
+    try:
+        page.set_viewport_size({"width": 1280, "height": 800})
+        open_widget(page, url)
+        phone = load_profile().contact.phone
+        say(page, "Kva er telefonnummeret til kommunen?")
+        log = page.locator("#kommunebot .kb-log")
+        expect(log).to_contain_text(phone, timeout=60_000)
+        say(page, "Når er søknadsfristen for barnehageplass?")
+        expect(log).to_contain_text("1. mars", timeout=60_000)
+        expect(page.locator("#kommunebot .kb-bot").last).to_be_visible()
+        for node in page.locator("#kommunebot .kb-bot").all():
+            assert node.get_attribute("lang") == "nn", node.text_content()
+        assert run_axe(page) == []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget-real-servers.png"))
+    finally:
+        if static:
+            static.close()

@@ -64,6 +64,7 @@
       machine: "Denne teksten er maskinomsett frå bokmål.",
       newTab: "(opnar i ny fane)",
       choices: "Svaralternativ",
+      unread: "(ny melding)",
       image: "Opne biletet",
       waiting: "Du står i kø for å snakke med ein person frå kommunen.",
       waitingStatus: "Ventar på ein person frå kommunen",
@@ -99,6 +100,7 @@
       machine: "Denne teksten er maskinoversatt fra nynorsk.",
       newTab: "(åpner i ny fane)",
       choices: "Svaralternativer",
+      unread: "(ny melding)",
       image: "Åpne bildet",
       waiting: "Du står i kø for å snakke med en person fra kommunen.",
       waitingStatus: "Venter på en person fra kommunen",
@@ -233,6 +235,9 @@
   });
   launcher.innerHTML = '<svg class="kb-icon" aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="24" height="24"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
   launcher.appendChild(el("span", null, t("launcher", UI_LANG)));
+  var badge = el("span", { "class": "kb-badge" }, " " + t("unread", UI_LANG));
+  badge.hidden = true;
+  launcher.appendChild(badge);
 
   var dialog = el("div", { id: ids.dialog, "class": "kb-dialog", role: "dialog", "aria-labelledby": ids.title });
   dialog.hidden = true;
@@ -568,6 +573,7 @@
       updateHandoffStatus();
     }
     record({ kind: "bot", msg: msg, lang: state.lang });
+    if (dialog.hidden) badge.hidden = false; // e.g. a staff reply while the chat is closed
   }
 
   function connect() {
@@ -621,6 +627,7 @@
   var narrow = window.matchMedia ? window.matchMedia("(max-width: 30em), (max-height: 31.25em)") : null;
 
   function open() {
+    badge.hidden = true;
     dialog.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     root.classList.add("kb-open");
