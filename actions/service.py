@@ -1,0 +1,97 @@
+"""Service facts from the municipality profile (bot.service): opening hours and "open now?",
+contact details, service desks, and where to go for other authorities' services."""
+
+from __future__ import annotations
+
+import re
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import language, profile
+from bot.service.answers import contact_info, desk_list, open_now, other_authority, schedule_text
+from bot.service.profile import Authority
+
+_WORD = re.compile(r"[^\W\d_]+")
+# Shortest word part that counts as a match ("skatt" in "skattekortet", "trygd" in "uføretrygd").
+MIN_STEM = 5
+
+
+class ActionOpeningHours(Action):
+    """The usual phone hours, then the time now, whether phone, chat and each desk are
+    open, and when they open next."""
+
+    def name(self) -> str:
+        return "action_opening_hours"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        lang = language(tracker)
+        phone_hours = profile().opening_hours.get("phone")
+        if phone_hours is not None:
+            dispatcher.utter_message(response="utter_opening_hours", hours=schedule_text(phone_hours).get(lang))
+        dispatcher.utter_message(text=open_now(profile()).get(lang))
+        return []
+
+
+class ActionContact(Action):
+    def name(self) -> str:
+        return "action_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=contact_info(profile()).get(language(tracker)))
+        return []
+
+
+class ActionDeskLocations(Action):
+    def name(self) -> str:
+        return "action_desk_locations"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text=desk_list(profile()).get(language(tracker)))
+        return []
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) >= MIN_STEM}
+
+
+def _related(a: str, b: str) -> bool:
+    """One word contains the other, or they share a beginning of MIN_STEM letters."""
+    return a in b or b in a or a[:MIN_STEM] == b[:MIN_STEM]
+
+
+def matching_authority(text: str, authorities: tuple[Authority, ...] | list[Authority]) -> Authority | None:
+    """The authority whose name or listed services share the most word parts with `text`.
+
+    Words of at least MIN_STEM letters match when `_related` ("skattekortet" ~ "skatt",
+    "adressa" ~ "adresseendring", "uføretrygd" ~ "trygd")."""
+    said = _words(text)
+    best, best_score = None, 0
+    for authority in authorities:
+        vocabulary = _words(" ".join([authority.key, authority.name, *authority.handles.values()]))
+        score = sum(1 for w in said if any(_related(w, v) for v in vocabulary))
+        if score > best_score:
+            best, best_score = authority, score
+    return best
+
+
+class ActionOtherAuthority(Action):
+    """Whose service it is and the way there; a general pointer when no authority matches."""
+
+    def name(self) -> str:
+        return "action_other_authority"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        authority = matching_authority(text, profile().other_authorities)
+        if authority is None:
+            dispatcher.utter_message(response="utter_other_authority_unknown")
+        else:
+            dispatcher.utter_message(text=other_authority(profile(), authority.key).get(language(tracker)))
+        return []

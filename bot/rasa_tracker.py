@@ -1,0 +1,50 @@
+"""Rasa tracker store configured by one SQLAlchemy URL (runs in the Rasa server process).
+
+KOMMUNEBOT_TRACKER_URL, e.g. postgresql://user:pw@db/kommunebot; default: the SQLite
+file var/rasa-tracker.db (KOMMUNEBOT_VAR_DIR). Rasa's own SQLTrackerStore wants dialect,
+host and db separately; this class takes the URL and keeps the privacy engineer's
+redaction (bot.privacy.tracker_store). endpoints.yml:
+
+    tracker_store:
+      type: bot.rasa_tracker.UrlTrackerStore
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from bot.config import settings
+from bot.privacy.tracker_store import RedactingSQLTrackerStore
+
+SETTING = "KOMMUNEBOT_TRACKER_URL"
+
+
+def tracker_url() -> str:
+    """The tracker store's SQLAlchemy URL (setting, or the default SQLite file)."""
+    url = os.environ.get(SETTING, "").strip()
+    return url or f"sqlite:///{settings().var_dir / 'rasa-tracker.db'}"
+
+
+def _prepare_sqlite_folder(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):].split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+class UrlTrackerStore(RedactingSQLTrackerStore):
+    """Redacting SQL tracker store on the database KOMMUNEBOT_TRACKER_URL names."""
+
+    def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None,
+                 **kwargs: Any) -> None:
+        url = tracker_url()
+        if "://" not in url:
+            raise ValueError(f"{SETTING}={url!r} is not a database URL; use e.g. "
+                             "sqlite:///var/rasa-tracker.db or postgresql://user:pw@host/db")
+        _prepare_sqlite_folder(url)
+        for ignored in ("dialect", "db", "port", "username", "password", "login_db", "url"):
+            kwargs.pop(ignored, None)
+        # SQLTrackerStore uses `host` as the full URL when it contains "://".
+        super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)

@@ -1,0 +1,300 @@
+"""Command `run`: start the action server, the Rasa server and the staff portal, wait until
+each answers its health check, print the addresses, and stop them all on Ctrl-C.
+
+    bin/kommunebot run                      # make run
+    bin/kommunebot run --shell              # make shell: action server + `rasa shell`
+    bin/kommunebot run --rasa-port 5105 --action-port 5155 --staff-port 8100
+
+`Stack` is also what tests/conftest.py uses to start the real servers on test ports:
+
+    stack = Stack(StackConfig(rasa_port=..., action_port=..., staff_port=..., var_dir=tmp))
+    stack.start()      # raises StackError with the log tail if a server fails to come up
+    ...
+    stack.stop()
+
+Logs go to <var_dir>/logs/<server>.log. Settings come from bot.config (KOMMUNEBOT_*); the
+ports from the flags, else from KOMMUNEBOT_RASA_URL / KOMMUNEBOT_ACTION_URL /
+KOMMUNEBOT_STAFF_URL, else 5005 / 5055 / 8000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+from bot.config import ROOT, settings
+
+RASA = ROOT / ".venv" / "rasa" / "bin" / "rasa"
+ACTIONS_PYTHON = ROOT / ".venv" / "actions" / "bin" / "python"
+START_TIMEOUT = {"actions": 180.0, "rasa": 300.0, "staff": 60.0}
+
+
+class StackError(RuntimeError):
+    """A server could not be started; the message says which and what to do."""
+
+
+def _port(url: str, default: int) -> int:
+    return urlsplit(url).port or default
+
+
+@dataclass
+class StackConfig:
+    """Where the three servers listen and what they load. Defaults follow bot.config."""
+
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    staff_port: int = 8000
+    model: Path = ROOT / "models" / "rasa"
+    endpoints: Path = ROOT / "endpoints.yml"
+    credentials: Path = ROOT / "credentials.yml"
+    var_dir: Path = ROOT / "var"
+    cors: str = "*"
+    token: str = ""
+    staff: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for all servers
+
+    @classmethod
+    def from_settings(cls) -> "StackConfig":
+        s = settings()
+        return cls(rasa_port=_port(s.rasa_url, 5005), action_port=_port(s.action_url, 5055),
+                   staff_port=_port(s.staff_url, 8000), model=s.models_dir / "rasa", var_dir=s.var_dir,
+                   cors=os.environ.get("KOMMUNEBOT_CORS", "*"), token=s.rasa_token)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def staff_url(self) -> str:
+        return f"http://{self.host}:{self.staff_port}"
+
+
+def rasa_token(config: StackConfig) -> str:
+    """The Rasa HTTP API token: configured, else generated once into <var>/rasa-token."""
+    if config.token:
+        return config.token
+    path = config.var_dir / "rasa-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def staff_portal_available() -> bool:
+    """True when the handoff engineer's staff portal (bot.staff) is installed in this tree."""
+    return importlib.util.find_spec("bot.staff.app") is not None
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urlopen(url, timeout=3) as response:
+            return 200 <= response.status < 300
+    except (HTTPError, URLError, OSError):
+        return False
+
+
+class Stack:
+    """The running servers of one Kommunebot installation."""
+
+    def __init__(self, config: StackConfig, progress=print) -> None:
+        self.config = config
+        self.progress = progress
+        self.token = rasa_token(config)
+        self.log_dir = config.var_dir / "logs"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.env = dict(os.environ)
+        self.env.update({
+            "PYTHONPATH": str(ROOT), "KOMMUNEBOT_HOME": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "KOMMUNEBOT_VAR_DIR": str(config.var_dir),
+            "KOMMUNEBOT_RASA_URL": config.rasa_url, "KOMMUNEBOT_ACTION_URL": config.action_url,
+            "KOMMUNEBOT_STAFF_URL": config.staff_url, "KOMMUNEBOT_RASA_TOKEN": self.token,
+            "SANIC_HOST": config.host,  # where rasa_sdk binds
+        })
+        self.env.update(config.env)
+
+    # -- commands ------------------------------------------------------------------------
+    def commands(self) -> dict[str, list[str]]:
+        c = self.config
+        return {
+            "actions": [str(ACTIONS_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)],
+            "rasa": [str(RASA), "run", "--enable-api", "--auth-token", self.token, "-i", c.host,
+                     "--port", str(c.rasa_port), "--cors", c.cors, "--credentials", str(c.credentials),
+                     "--endpoints", str(c.endpoints), "-m", str(c.model)],
+            "staff": [str(ACTIONS_PYTHON), "-m", "bot.staff", "--host", c.host, "--port", str(c.staff_port)],
+        }
+
+    def health_url(self, name: str) -> str:
+        c = self.config
+        return {
+            "actions": f"http://{c.host}:{c.action_port}/health",
+            # /status needs the token and answers only once the model is loaded
+            "rasa": f"{c.rasa_url}/status?token={self.token}",
+            "staff": f"{c.staff_url}/healthz",
+        }[name]
+
+    def names(self) -> list[str]:
+        return ["actions", "rasa"] + (["staff"] if self.config.staff and staff_portal_available() else [])
+
+    # -- life cycle ----------------------------------------------------------------------
+    def check(self, names: list[str]) -> None:
+        """Fail early, with what to do, when something the servers need is missing."""
+        needed = {"actions": ACTIONS_PYTHON, "rasa": RASA, "staff": ACTIONS_PYTHON}
+        for name in names:
+            if not needed[name].exists():
+                raise StackError(f"{needed[name]} is missing: run `make install` first.")
+        if "rasa" in names or "shell" in names:
+            model = self.config.model
+            if not (model.is_file() or any(model.glob("*.tar.gz"))):
+                raise StackError(f"No trained Rasa model in {model}: run `make train` first.")
+
+    def start(self, names: list[str] | None = None) -> None:
+        """Start `names` (default: all available), then wait until each is healthy."""
+        names = names or self.names()
+        self.check(names)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if _healthy(self.health_url(name)):
+                raise StackError(f"Something already answers at {self.health_url(name).split('?')[0]}: "
+                                 f"stop it or choose another port (see `kommunebot run --help`).")
+        for name in names:
+            self.spawn(name, self.commands()[name])
+        try:
+            for name in names:
+                self.wait(name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def wait(self, name: str) -> None:
+        url, started = self.health_url(name), time.monotonic()
+        timeout, last_report = START_TIMEOUT[name], 0.0
+        while not _healthy(url):
+            elapsed = time.monotonic() - started
+            if self.procs[name].poll() is not None:
+                raise StackError(f"The {name} server stopped while starting (exit code "
+                                 f"{self.procs[name].returncode}). End of {self.log(name)}:\n{self.log_tail(name)}")
+            if elapsed > timeout:
+                raise StackError(f"The {name} server did not answer {url.split('?')[0]} within {timeout:.0f} s. "
+                                 f"End of {self.log(name)}:\n{self.log_tail(name)}")
+            if elapsed - last_report >= 5:
+                self.progress(f"  waiting for the {name} server ... {elapsed:.0f} s")
+                last_report = elapsed
+            time.sleep(0.5)
+        self.progress(f"  {name} server is up ({time.monotonic() - started:.0f} s)")
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log(name).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, names: list[str] | None = None) -> None:
+        """Stop the servers this Stack started (their whole process groups)."""
+        for name in names or list(reversed(list(self.procs))):
+            proc = self.procs.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+
+    def exited(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
+    def shell(self) -> int:
+        """`rasa shell` in the foreground, talking to this stack's action server."""
+        c = self.config
+        command = [str(RASA), "shell", "--endpoints", str(c.endpoints), "-m", str(c.model),
+                   "--port", str(c.rasa_port)]
+        return subprocess.call(command, cwd=ROOT, env=self.env)
+
+
+def _urls(stack: Stack) -> str:
+    c = stack.config
+    rows = [f"  Rasa server      {c.rasa_url}  (REST: {c.rasa_url}/webhooks/rest/webhook, socket.io)",
+            f"  Action server    http://{c.host}:{c.action_port}"]
+    if "staff" in stack.procs:
+        rows += [f"  Demo page        {c.staff_url}/  (chat widget)",
+                 f"  Staff portal     {c.staff_url}/staff"]
+    rows.append(f"  Logs             {stack.log_dir}")
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = StackConfig.from_settings()
+    for key in ("host", "rasa_port", "action_port", "staff_port", "model", "cors"):
+        value = getattr(args, key)
+        if value is not None:
+            setattr(config, key, Path(value) if key == "model" else value)
+    config.staff = not args.no_staff
+    stack = Stack(config)
+    try:
+        if args.shell:
+            stack.check(["actions", "shell"])
+            print("Starting the action server ...", flush=True)
+            stack.start(["actions"])
+            print("Starting `rasa shell` (about 30 s; type /stop to end) ...", flush=True)
+            return stack.shell()
+        print("Starting Kommunebot (the Rasa server needs about 30 s to load) ...", flush=True)
+        stack.start()
+        print("Kommunebot is running:\n" + _urls(stack) + "\nPress Ctrl-C to stop.", flush=True)
+        while not stack.exited():
+            time.sleep(1)
+        name = stack.exited()[0]
+        print(f"The {name} server stopped unexpectedly. End of {stack.log(name)}:\n{stack.log_tail(name)}",
+              file=sys.stderr)
+        return 1
+    except StackError as error:
+        print(f"kommunebot run: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="start the action server, Rasa server and staff portal",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shell", action="store_true", help="start the action server and talk in `rasa shell`")
+    parser.add_argument("--host", help="address all servers listen on (default 127.0.0.1)")
+    parser.add_argument("--rasa-port", type=int, help="Rasa server port (default 5005)")
+    parser.add_argument("--action-port", type=int, help="action server port (default 5055)")
+    parser.add_argument("--staff-port", type=int, help="staff portal port (default 8000)")
+    parser.add_argument("--model", help="trained Rasa model file or folder (default models/rasa)")
+    parser.add_argument("--cors", help='origins allowed to call the Rasa server (default "*")')
+    parser.add_argument("--no-staff", action="store_true", help="do not start the staff portal")
+    parser.set_defaults(func=run)

@@ -1,0 +1,124 @@
+"""Shared pytest fixtures. The `servers` fixture is a stable interface for every engineer.
+
+`servers` (session scope) starts the REAL action server, Rasa server and, when bot.staff
+exists, the staff portal once per test session (bot.stack.Stack), on free ports, with a
+temporary var dir and their own SQLite databases, and stops them at the end:
+
+    @pytest.mark.servers
+    def test_something(servers):
+        replies = servers.send("Kva tid opnar de?")        # REST; list of message dicts
+        text = servers.text(replies)                       # all reply texts joined
+        servers.rasa_url, servers.action_url, servers.staff_url, servers.token
+        servers.set_clock("2026-11-24T10:00:00+01:00")     # KOMMUNEBOT_NOW for all servers
+        servers.tracker(sender_id)                         # GET /conversations/{id}/tracker
+        servers.env                                        # the servers' environment
+
+The clock starts at SERVERS_DEFAULT_NOW (a Tuesday morning inside opening hours) so
+answers about "open now" and handoffs are reproducible; tests that move it should set
+it back (`servers.set_clock(SERVERS_DEFAULT_NOW)`). The model is models/rasa (or
+KOMMUNEBOT_TEST_RASA_MODEL): run `make train` first. Logs: <tmp>/var/logs/*.log.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import ROOT
+from bot.stack import Stack, StackConfig, StackError
+
+SERVERS_DEFAULT_NOW = "2026-11-24T10:00:00+01:00"  # Tuesday, inside opening hours
+MODEL = Path(os.environ.get("KOMMUNEBOT_TEST_RASA_MODEL", ROOT / "models" / "rasa"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Servers:
+    """Handle on the running test stack: addresses, REST helper, clock, tracker."""
+
+    def __init__(self, stack: Stack, clock_file: Path) -> None:
+        self.stack = stack
+        self.clock_file = clock_file
+        self.rasa_url = stack.config.rasa_url
+        self.action_url = stack.config.action_url
+        self.staff_url = stack.config.staff_url if "staff" in stack.procs else None
+        self.token = stack.token
+        self.env = stack.env
+        self.var_dir = stack.config.var_dir
+        self.http = httpx.Client(timeout=120)
+
+    def new_sender(self) -> str:
+        return f"test-{uuid.uuid4().hex[:12]}"
+
+    def send(self, text: str, sender: str | None = None, metadata: dict | None = None) -> list[dict[str, Any]]:
+        """POST to the REST channel; returns Rasa's list of bot messages."""
+        body: dict[str, Any] = {"sender": sender or self.new_sender(), "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = self.http.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    @staticmethod
+    def text(replies: list[dict[str, Any]]) -> str:
+        """All text of a reply, one message a line."""
+        return "\n".join(r["text"] for r in replies if r.get("text"))
+
+    @staticmethod
+    def payloads(replies: list[dict[str, Any]], kind: str | None = None) -> list[dict[str, Any]]:
+        """The custom payloads' `data` objects (optionally only of one `type`)."""
+        found = [r["custom"]["data"] for r in replies if isinstance(r.get("custom"), dict) and "data" in r["custom"]]
+        return [d for d in found if kind is None or d.get("type") == kind]
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        response = self.http.get(f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.token})
+        response.raise_for_status()
+        return response.json()
+
+    def set_clock(self, moment: str) -> None:
+        """Move the servers' clock (KOMMUNEBOT_NOW=file:...) to an ISO-8601 moment."""
+        self.clock_file.write_text(moment, encoding="utf-8")
+
+
+def start_stack(tmp: Path, names: list[str] | None = None, **env: str) -> tuple[Stack, Path]:
+    """Start the servers in `tmp` on free ports; returns (stack, clock file)."""
+    var_dir = tmp / "var"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    clock_file = tmp / "now.txt"
+    clock_file.write_text(SERVERS_DEFAULT_NOW, encoding="utf-8")
+    config = StackConfig(
+        rasa_port=free_port(), action_port=free_port(), staff_port=free_port(), model=MODEL, var_dir=var_dir,
+        token=f"test-{uuid.uuid4().hex}",
+        env={"KOMMUNEBOT_DATABASE_URL": f"sqlite:///{var_dir / 'kommunebot.db'}",
+             "KOMMUNEBOT_TRACKER_URL": f"sqlite:///{var_dir / 'rasa-tracker.db'}",
+             "KOMMUNEBOT_NOW": f"file:{clock_file}", "SANIC_NO_UVLOOP": "true", **env},
+    )
+    stack = Stack(config, progress=lambda line: None)
+    try:
+        stack.start(names)
+    except StackError as error:
+        pytest.fail(f"Could not start the test servers: {error}", pytrace=False)
+    return stack, clock_file
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory):
+    """The real servers, started once per session (see the module docstring)."""
+    stack, clock_file = start_stack(tmp_path_factory.mktemp("servers"))
+    handle = Servers(stack, clock_file)
+    try:
+        yield handle
+    finally:
+        handle.http.close()
+        stack.stop()
