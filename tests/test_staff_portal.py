@@ -216,3 +216,11 @@ def test_public_pages_need_no_login_and_carry_headers(portal):
         assert resp.headers["x-content-type-options"] == "nosniff"
         assert "content-security-policy" in resp.headers
     assert httpx.get(portal["base"] + "/widget/../bot/config.py").status_code in (400, 403, 404)
+
+
+def test_portal_refuses_to_start_without_its_database():
+    env = dict(os.environ, KOMMUNEBOT_DATABASE_URL="postgresql://kb:pw@127.0.0.1:1/kb", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "bot.staff", "--port", str(_free_port())], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "KOMMUNEBOT_DATABASE_URL" in result.stderr and "pw" not in result.stderr
