@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints numbers and writes JSON to bench/out/ (not pass/fail)."""
