@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -20,8 +20,8 @@ MIN_STEM = 5
 
 
 class ActionOpeningHours(Action):
-    """The usual phone hours, then the time now, whether phone, chat and each desk are
-    open, and when they open next."""
+    """The usual phone hours, the desks' days and hours, then the time now, whether phone,
+    chat and each desk are open, and when they open next."""
 
     def name(self) -> str:
         return "action_opening_hours"
@@ -32,6 +32,8 @@ class ActionOpeningHours(Action):
         phone_hours = profile().opening_hours.get("phone")
         if phone_hours is not None:
             dispatcher.utter_message(response="utter_opening_hours", hours=schedule_text(phone_hours).get(lang))
+        if profile().service_desks:
+            dispatcher.utter_message(text=desk_list(profile()).get(lang))
         dispatcher.utter_message(text=open_now(profile()).get(lang))
         return []
 
@@ -81,7 +83,8 @@ def matching_authority(text: str, authorities: tuple[Authority, ...] | list[Auth
 
 
 class ActionOtherAuthority(Action):
-    """Whose service it is and the way there; a general pointer when no authority matches."""
+    """Whose service it is and the way there (profile); when no authority in the profile
+    matches, the knowledge index answers (pages about other authorities' services)."""
 
     def name(self) -> str:
         return "action_other_authority"
@@ -91,7 +94,6 @@ class ActionOtherAuthority(Action):
         text = (tracker.latest_message or {}).get("text") or ""
         authority = matching_authority(text, profile().other_authorities)
         if authority is None:
-            dispatcher.utter_message(response="utter_other_authority_unknown")
-        else:
-            dispatcher.utter_message(text=other_authority(profile(), authority.key).get(language(tracker)))
+            return [FollowupAction("action_answer_question")]
+        dispatcher.utter_message(text=other_authority(profile(), authority.key).get(language(tracker)))
         return []

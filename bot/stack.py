@@ -38,6 +38,7 @@ from bot.config import ROOT, settings
 RASA = ROOT / ".venv" / "rasa" / "bin" / "rasa"
 ACTIONS_PYTHON = ROOT / ".venv" / "actions" / "bin" / "python"
 START_TIMEOUT = {"actions": 180.0, "rasa": 300.0, "staff": 60.0}
+LABEL = {"actions": "action server", "rasa": "Rasa server", "staff": "staff portal"}
 
 
 class StackError(RuntimeError):
@@ -195,16 +196,16 @@ class Stack:
         while not _healthy(url):
             elapsed = time.monotonic() - started
             if self.procs[name].poll() is not None:
-                raise StackError(f"The {name} server stopped while starting (exit code "
+                raise StackError(f"The {LABEL[name]} stopped while starting (exit code "
                                  f"{self.procs[name].returncode}). End of {self.log(name)}:\n{self.log_tail(name)}")
             if elapsed > timeout:
-                raise StackError(f"The {name} server did not answer {url.split('?')[0]} within {timeout:.0f} s. "
+                raise StackError(f"The {LABEL[name]} did not answer {url.split('?')[0]} within {timeout:.0f} s. "
                                  f"End of {self.log(name)}:\n{self.log_tail(name)}")
             if elapsed - last_report >= 5:
-                self.progress(f"  waiting for the {name} server ... {elapsed:.0f} s")
+                self.progress(f"  waiting for the {LABEL[name]} ... {elapsed:.0f} s")
                 last_report = elapsed
             time.sleep(0.5)
-        self.progress(f"  {name} server is up ({time.monotonic() - started:.0f} s)")
+        self.progress(f"  {LABEL[name]} is up ({time.monotonic() - started:.0f} s)")
 
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         while not stack.exited():
             time.sleep(1)
         name = stack.exited()[0]
-        print(f"The {name} server stopped unexpectedly. End of {stack.log(name)}:\n{stack.log_tail(name)}",
+        print(f"The {LABEL[name]} stopped unexpectedly. End of {stack.log(name)}:\n{stack.log_tail(name)}",
               file=sys.stderr)
         return 1
     except StackError as error:
