@@ -67,6 +67,8 @@ def test_municipality_specific_texts_match_the_profile():
         assert profile.contact.phone in variation["text"], "update the phone number in utter_technical_problem"
     for variation in DOMAIN["responses"]["utter_greet"]:
         assert profile.name in variation["text"], "update the municipality name in utter_greet"
+    assert DOMAIN["slots"]["language"]["initial_value"] == profile.default_language, \
+        "set the language slot's initial_value in domain.yml to municipality.yml's default_language"
 
 
 @pytest.mark.parametrize("lang", LANGS)
