@@ -42,6 +42,7 @@ class Hit:
     text: str
     page_id: str
     machine_converted: bool = False
+    fused: float = 0.0  # the uncalibrated fused score (for calibration and diagnostics)
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,16 @@ class Searcher:
         w = self.settings.dense_weight if dense_weight is None else dense_weight
         return w * dense + (1.0 - w) * bm
 
-    def search(self, query: str, k: int = 5, lang: str | None = None, dense_weight: float | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, lang: str | None = None) -> list[Hit]:
         """The k best passages for `query`; with `lang`, each page's variant in that standard."""
         query = (query or "").strip()
-        if not query or k <= 0:
+        if not query or k <= 0 or not self.passages:
             return []
-        vector = self.encode_query(query)
+        return self.rank(query, self.encode_query(query), k=k, lang=lang)
+
+    def rank(self, query: str, vector: np.ndarray, k: int = 5, lang: str | None = None,
+             dense_weight: float | None = None) -> list[Hit]:
+        """`search` with a precomputed query vector and an optional fusion weight (for benchmarks)."""
         bm_all = self.bm25.normalised_scores(query)
         ids, dense, bm = self.candidate_scores(query, vector, bm_all)
         fused = self.fuse(dense, bm, dense_weight)
@@ -154,8 +159,7 @@ class Searcher:
         seen_slots: set[tuple[str, int]] = set()
         for j in order:
             index, score = int(ids[j]), float(fused[j])
-            p = self.passages[index]
-            if lang and p.lang != lang:
+            if lang and self.passages[index].lang != lang:
                 variant = self._variant(index, lang, vector, bm_all, dense_weight)
                 if variant is not None:
                     index, score = variant[0], max(score, variant[1])
@@ -167,7 +171,7 @@ class Searcher:
             seen_slots.add(slot)
             hits.append(Hit(url=p.url, title=p.title, heading=p.heading, lang=p.lang,
                             score=round(self.settings.calibrate(score), 4), text=p.text, page_id=p.page_id,
-                            machine_converted=p.machine_converted))
+                            machine_converted=p.machine_converted, fused=round(score, 4)))
             if len(hits) >= k:
                 break
         return hits
