@@ -15,6 +15,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from channels_support import FACEBOOK_ENV, ChannelApp, FakeGraphAPI
 
@@ -274,3 +276,23 @@ def test_national_id_never_reaches_the_real_tracker_or_logs(messenger_rasa, grap
                         params={"token": messenger_rasa.token}, timeout=30).json()
     assert NATIONAL_ID not in json.dumps(tracker, ensure_ascii=False)
     assert NATIONAL_ID not in messenger_rasa.log("rasa").read_text(encoding="utf-8", errors="replace")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=st.dictionaries(st.sampled_from(["sender", "message", "postback", "delivery", "read", "x"]),
+                             json_values, max_size=4))
+def test_fuzzed_signed_events_never_break_the_webhook(app, event):
+    body = json.dumps({"object": "page", "entry": [{"messaging": [event]}]}).encode()
+    assert post(app, body).status_code == 200
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_fuzzed_signed_bodies_get_a_clear_status(app, body):
+    assert post(app, body).status_code in (200, 400)

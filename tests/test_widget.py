@@ -256,6 +256,14 @@ def test_reflow_at_320_px_and_200_percent_zoom(page: Page, site):
             assert box["y"] >= 0 and box["y"] + box["height"] <= height + 0.5, (selector, box)
         log_width = page.locator("#kommunebot .kb-log").evaluate("el => el.scrollWidth - el.clientWidth")
         assert log_width <= 0
+        # Full screen here: Tab stays inside the chat, Escape still returns to the launcher.
+        page.locator("#kommunebot .kb-send").focus()
+        page.keyboard.press("Tab")
+        expect(page.locator("#kommunebot .kb-close")).to_be_focused()
+        page.keyboard.press("Shift+Tab")
+        expect(page.locator("#kommunebot .kb-send")).to_be_focused()
+        page.keyboard.press("Escape")
+        expect(page.locator("#kommunebot .kb-launcher")).to_be_focused()
         page.evaluate("sessionStorage.clear()")
 
 
