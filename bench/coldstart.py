@@ -66,18 +66,39 @@ def first_answer(tmp: Path) -> dict:
                 time.sleep(0.5)
         steady = tree_rss_mb(psutil.Process(proc.pid)) if proc.poll() is None else None
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # `kommunebot run` stops its servers on Ctrl-C
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_run(proc)
         log.close()
     if answered_s is None:
         tail = (tmp / "run.log").read_text(encoding="utf-8", errors="replace")[-2000:]
         return {"first_answer_s": None, "error": f"no answer within {RUN_TIMEOUT_S} s", "log_tail": tail}
     return {"first_answer_s": round(answered_s, 1), "rss_all_servers_mb": round(steady or peak, 0)}
+
+
+def stop_run(proc: subprocess.Popen) -> None:
+    """Ctrl-C for `kommunebot run` (it stops its servers); then end any server left over.
+
+    A process started from a non-interactive shell may ignore SIGINT, and the servers run
+    in their own sessions, so each one is ended by its own pid.
+    """
+    try:
+        servers = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        servers = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait(timeout=20)
+    for server in servers:
+        try:
+            server.terminate()
+            server.wait(timeout=20)
+        except psutil.TimeoutExpired:
+            server.kill()
+        except psutil.Error:
+            pass
 
 
 def train_from_scratch(tmp: Path) -> dict:

@@ -12,6 +12,7 @@ redaction (bot.privacy.tracker_store). endpoints.yml:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,6 +35,34 @@ def _prepare_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _check_reachable(url: str) -> None:
+    """Fail at start, naming the setting, when the database cannot be reached.
+
+    Rasa's SQLTrackerStore would otherwise retry every 5 s forever, and the server would
+    hang in start-up with nothing but a driver warning in the log.
+    """
+    import sqlalchemy
+
+    wait_s = float(os.environ.get("KOMMUNEBOT_DB_WAIT_SECONDS", "20"))
+    engine = sqlalchemy.create_engine(url)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                with engine.connect():
+                    return
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                if time.monotonic() >= deadline:
+                    where = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+                    raise RuntimeError(
+                        f"Cannot reach the conversation database {SETTING}={where} (tried for {wait_s:.0f} s: "
+                        f"{error.__class__.__name__}: {str(error).splitlines()[0]}). Start the database or "
+                        f"correct {SETTING}.") from None
+                time.sleep(1)
+    finally:
+        engine.dispose()
+
+
 class UrlTrackerStore(RedactingSQLTrackerStore):
     """Redacting SQL tracker store on the database KOMMUNEBOT_TRACKER_URL names."""
 
@@ -44,6 +73,7 @@ class UrlTrackerStore(RedactingSQLTrackerStore):
             raise ValueError(f"{SETTING}={url!r} is not a database URL; use e.g. "
                              "sqlite:///var/rasa-tracker.db or postgresql://user:pw@host/db")
         _prepare_sqlite_folder(url)
+        _check_reachable(url)
         for ignored in ("dialect", "db", "port", "username", "password", "login_db", "url"):
             kwargs.pop(ignored, None)
         # SQLTrackerStore uses `host` as the full URL when it contains "://".
