@@ -103,6 +103,7 @@ def test_sha1_header_alone_is_not_enough(app, graph):
     b'["a list"]',
     b'{"object": "page"}',
     b'{"object": "page", "entry": [{"messaging": "x"}]}',
+    b'{"object": "page", "entry": ["x"]}',
     b'{"object": "instagram", "entry": []}',
 ])
 def test_malformed_or_wrongly_shaped_json_gets_400_and_the_server_stays_up(app, graph, body):
@@ -182,6 +183,14 @@ def test_bad_messages_get_a_friendly_answer_not_the_assistant(app, graph, messag
     sent = graph.wait_for(sender, 1)
     assert expected in sent[0]["text"]
     assert all(m["sender"] != sender for m in app.received())
+
+
+def test_entries_without_messaging_are_accepted_and_ignored(app, graph):
+    body = json.dumps({"object": "page", "entry": [{"id": "999", "time": 1, "standby": [
+        {"sender": {"id": "8101"}, "recipient": {"id": "999"}, "message": {"text": "til ein annan app"}}]}]}).encode()
+    assert post(app, body).status_code == 200
+    time.sleep(0.3)
+    assert graph.messages_to("8101") == []
 
 
 def test_echoes_and_delivery_receipts_are_ignored(app, graph):

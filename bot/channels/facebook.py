@@ -197,7 +197,9 @@ def _events(payload: Any) -> list[dict[str, Any]] | None:
         return None
     events = []
     for entry in entries:
-        messaging = entry.get("messaging") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            return None
+        messaging = entry.get("messaging", [])  # absent in e.g. "standby" entries: nothing for us
         if not isinstance(messaging, list):
             return None
         events.extend(e for e in messaging if isinstance(e, dict))
