@@ -50,6 +50,14 @@ async def scripted_assistant(message: UserMessage) -> None:
             "type": "answer", "lang": "nn", "url": "https://www.alver.kommune.no/barnehage/",
             "title": "Barnehageopptak", "machine_converted": False,
             "related": [{"title": "SFO", "url": "https://www.alver.kommune.no/sfo/"}]}})
+    elif text == "/answer-linked":  # as the real assistant: source as text, then the payload
+        await out.send_text_message(to, "Søknadsfristen er 1. mars.")
+        await out.send_text_message(
+            to, "Les meir: Barnehageopptak – https://www.alver.kommune.no/barnehage/")
+        await out.send_custom_json(to, {"data": {
+            "type": "answer", "lang": "nn", "url": "https://www.alver.kommune.no/barnehage/",
+            "title": "Barnehageopptak", "machine_converted": False,
+            "related": [{"title": "SFO", "url": "https://www.alver.kommune.no/sfo/"}]}})
     elif text == "/bokmal":
         await out.send_text_message(to, "Søknadsfristen er 1. mars.")
         await out.send_custom_json(to, {"data": {

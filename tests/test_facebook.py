@@ -158,6 +158,13 @@ def test_custom_payloads_never_reach_the_graph_api(app, graph):
         assert "data" not in json.dumps(message)
 
 
+def test_answer_source_already_in_the_text_is_not_repeated(app, graph):
+    post(app, webhook_body("5101", {"text": "/answer-linked"}))
+    time.sleep(0.5)
+    sent = graph.wait_for("5101", 2)
+    assert sum("https://www.alver.kommune.no/barnehage/" in m["text"] for m in sent) == 1, sent
+
+
 def test_buttons_become_quick_replies_and_their_payload_comes_back(app, graph):
     post(app, webhook_body("6001", {"text": "/buttons"}))
     sent = graph.wait_for("6001", 1)

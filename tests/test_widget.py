@@ -212,6 +212,16 @@ def test_messages_carry_lang_and_answer_sources(page: Page, site):
         assert node.get_attribute("lang") in ("nn", "nb")
 
 
+def test_answer_payload_does_not_repeat_links_the_text_gave(page: Page, site):
+    open_widget(page, site.url)
+    say(page, "/answer-linked")
+    expect(page.locator("#kommunebot .kb-related")).to_contain_text("SFO", timeout=REPLY_TIMEOUT)
+    log = page.locator("#kommunebot .kb-log")
+    assert log.locator('a[href="https://www.alver.kommune.no/barnehage/"]').count() == 1
+    assert log.locator('a[href="https://www.alver.kommune.no/sfo/"]').count() == 1
+    expect(log).not_to_contain_text("Kjelde:")
+
+
 def test_handoff_states_are_shown(page: Page, site):
     open_widget(page, site.url)
     say(page, "/handoff")

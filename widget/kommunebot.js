@@ -394,27 +394,46 @@
     if (live) announce(t("bot", lang) + " " + spoken.join(" "));
   }
 
+  /* What this turn's text messages already show, so the answer payload adds only the rest
+     (the assistant may send the source and related pages as text too, for other channels). */
+  function shownInTurn() {
+    var shown = { links: {}, text: "" };
+    turnNodes.forEach(function (node) {
+      Array.prototype.forEach.call(node.querySelectorAll("a[href]"), function (a) { shown.links[a.href] = true; });
+      shown.text += " " + node.textContent;
+    });
+    return shown;
+  }
+
+  function isShown(shown, url) {
+    var href = safeUrl(url);
+    return Boolean(href && shown.links[href]);
+  }
+
   function renderAnswer(data, lang, live) {
+    var shown = shownInTurn();
     var node = bubble("bot", lang, null);
     node.classList.add("kb-source");
     var spoken = [];
-    if (data.url) {
+    if (data.url && !isShown(shown, data.url)) {
       var p = el("p");
       p.appendChild(document.createTextNode(t("source", lang) + " "));
       p.appendChild(link(data.url, data.title || data.url, lang));
       node.appendChild(p);
       spoken.push(t("source", lang) + " " + (data.title || data.url));
     }
-    if (data.machine_converted) {
+    if (data.machine_converted && !/maskin(omsett|oversatt)/i.test(shown.text)) {
       node.appendChild(el("p", { "class": "kb-note" }, t("machine", lang)));
       spoken.push(t("machine", lang));
     }
-    if (Array.isArray(data.related) && data.related.length) {
+    var relatedItems = (Array.isArray(data.related) ? data.related : []).filter(function (item) {
+      return item && item.url && !isShown(shown, item.url);
+    });
+    if (relatedItems.length) {
       var related = el("div", { "class": "kb-related" });
       related.appendChild(el("p", null, t("related", lang)));
       var list = el("ul");
-      data.related.forEach(function (item) {
-        if (!item || !item.url) return;
+      relatedItems.forEach(function (item) {
         var li = el("li");
         li.appendChild(link(item.url, item.title || item.url, lang));
         list.appendChild(li);

@@ -135,8 +135,10 @@ class HardenedMessengerOutput(OutputChannel):
     def __init__(self, graph: GraphClient) -> None:
         super().__init__()
         self.graph = graph
+        self.sent_text = ""  # what this turn has sent, so a payload does not repeat a link
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        self.sent_text += "\n" + text
         for part in split_text(text):
             await self.graph.send(recipient_id, {"text": part})
 
@@ -176,12 +178,14 @@ class HardenedMessengerOutput(OutputChannel):
         logger.debug("facebook: carousel elements not sent (not supported in Messenger)")
 
     async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
-        """Our payloads (`{"data": {"type": ...}}`) become plain text or are dropped."""
+        """Our payloads (`{"data": {"type": ...}}`) become plain text or are dropped: an
+        answer's source link unless the turn's text gave it already, a handoff's text."""
         data = json_message.get("data") if isinstance(json_message, dict) else None
         kind = data.get("type") if isinstance(data, dict) else None
         lang = "nb" if isinstance(data, dict) and data.get("lang") == "nb" else "nn"
-        if kind == "answer" and isinstance(data.get("url"), str) and data["url"].startswith("http"):
-            await self.send_text_message(recipient_id, READ_MORE[lang] + data["url"])
+        url = data.get("url") if kind == "answer" else None
+        if isinstance(url, str) and url.startswith("http") and url not in self.sent_text:
+            await self.send_text_message(recipient_id, READ_MORE[lang] + url)
         elif kind == "handoff" and isinstance(data.get("text"), str) and data["text"].strip():
             await self.send_text_message(recipient_id, data["text"])
         else:
