@@ -61,7 +61,8 @@ class _Quiet(ThreadingHTTPServer):
 
 class StaticSite:
     """Serves widget/demo.html at / and widget/ at /widget/, with the demo's data-server
-    pointed at `rasa_url` (what the staff portal does in production)."""
+    pointed at `rasa_url` (what the staff portal does in production); `/?lang=nb` serves
+    it as a Bokmål page."""
 
     def __init__(self, rasa_url: str) -> None:
         site = self
@@ -71,10 +72,12 @@ class StaticSite:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                path = self.path.split("?", 1)[0]
+                path, _, query = self.path.partition("?")
                 if path in ("/", "/index.html"):
                     body = (WIDGET / "demo.html").read_text(encoding="utf-8")
                     body = body.replace(DEMO_SERVER_ATTR, f'data-server="{rasa_url}"')
+                    if query == "lang=nb":  # a Bokmål municipality's page
+                        body = body.replace('data-lang="nn"', 'data-lang="nb"').replace('lang="nn"', 'lang="nb"')
                     self._send(200, body.encode(), "text/html; charset=utf-8", csp=True)
                     return
                 if path.startswith("/widget/"):

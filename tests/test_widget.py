@@ -147,6 +147,17 @@ def test_reply_while_closed_is_flagged_on_the_launcher(page: Page, site):
     expect(bot_messages(page).last).to_contain_text("Takk for at du venta.")
 
 
+def test_bokmal_page_gets_bokmal_widget_texts(page: Page, site):
+    open_widget(page, site.url + "/?lang=nb")
+    assert page.locator("#kommunebot").get_attribute("lang") == "nb"
+    log = page.locator("#kommunebot .kb-log")
+    expect(log).to_contain_text("Du skriver med en chatbot. Ikke skriv personnummer")
+    expect(log).to_contain_text("Hei! Hva lurer du på?")
+    say(page, " ")
+    expect(page.locator("#kommunebot .kb-error")).to_have_text("Skriv et spørsmål før du sender.")
+    assert run_axe(page) == []
+
+
 def test_empty_message_gives_a_visible_error_not_a_send(page: Page, site):
     open_widget(page, site.url)
     before = page.locator("#kommunebot .kb-user").count()
