@@ -41,11 +41,11 @@ def clean_markdown(text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"^\s*[*+]\s+", "- ", text, flags=re.MULTILINE)  # list markers before emphasis
     text = re.sub(r"(\*\*|__|\*|`)", "", text)
     text = re.sub(r"^\s*>\s?", "", text, flags=re.MULTILINE)
     text = re.sub(r"^\s*\|?[\s:|-]+\|[\s:|-]*$", "", text, flags=re.MULTILINE)  # table rulers
-    text = re.sub(r"\s*\|\s*", " | ", text)
-    text = re.sub(r"^\s*[*+]\s+", "- ", text, flags=re.MULTILINE)
+    text = re.sub(r"[ \t]*\|[ \t]*", " | ", text)
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
