@@ -45,11 +45,11 @@ threading.Thread(target=_warm_up, name="knowledge-warm-up", daemon=True).start()
 
 
 def related_pages(hits: list[Hit], best: Hit, threshold: float) -> list[dict[str, str]]:
-    """Up to two other pages (not the answer's page) that scored above half the threshold."""
+    """Up to two other pages (not the answer's page) that also clear the answer threshold."""
     pages: list[dict[str, str]] = []
     seen = {best.page_id}
     for hit in hits[1:]:
-        if hit.page_id in seen or hit.score < threshold / 2:
+        if hit.page_id in seen or hit.score < threshold:
             continue
         seen.add(hit.page_id)
         pages.append({"title": hit.title, "url": hit.url})
