@@ -337,3 +337,53 @@ def test_question_answered_by_the_real_servers(page: Page, servers):
     finally:
         if static:
             static.close()
+
+
+@pytest.mark.servers
+def test_live_handoff_round_trip_with_the_real_servers(page: Page, servers):
+    """Citizen asks for a person in the widget; a staff reply stored the way the staff
+    portal stores it is relayed by Rasa (output_channel=latest) to the open widget."""
+    from datetime import datetime
+
+    import httpx
+
+    from bot.handoff.db import Database
+    from bot.handoff.store import HandoffStore
+    from conftest import SERVERS_DEFAULT_NOW
+
+    static = None if servers.staff_url else StaticSite(servers.rasa_url)
+    try:
+        servers.set_clock(SERVERS_DEFAULT_NOW)  # inside chat opening hours
+        open_widget(page, servers.staff_url or static.url)
+        say(page, "Kan eg få snakke med ein person?")
+        page.get_by_role("button", name=re.compile("chat med ein person", re.I)).click(timeout=60_000)
+        status = page.locator("#kommunebot .kb-status")
+        expect(status).to_have_text("Ventar på ein person frå kommunen", timeout=60_000)
+
+        session_id = page.evaluate(
+            "() => JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage)"
+            ".find(k => k.startsWith('kommunebot:')))).sessionId")
+        store = HandoffStore(Database(servers.env["KOMMUNEBOT_DATABASE_URL"]))
+        item = store.active_live_chat(session_id)
+        assert item is not None, "the live chat was not queued"
+        now = datetime.fromisoformat(SERVERS_DEFAULT_NOW)
+
+        def relay() -> None:
+            httpx.post(f"{servers.rasa_url}/conversations/{session_id}/execute",
+                       params={"output_channel": "latest", "token": servers.token},
+                       json={"name": "action_relay_staff_message"}, timeout=60).raise_for_status()
+
+        store.add_staff_message(item.reference, "kari", "Hei, dette er Kari i servicetorget.", now=now)
+        relay()
+        staff = page.locator("#kommunebot .kb-staff").last
+        expect(staff).to_contain_text("Hei, dette er Kari i servicetorget.", timeout=30_000)
+        expect(staff).to_contain_text("Frå kommunen:")
+        expect(status).to_have_text("Du snakkar med ein person frå kommunen")
+        assert run_axe(page) == []
+
+        store.close(item.reference, "kari", now=now)
+        relay()
+        expect(status).to_be_hidden(timeout=30_000)
+    finally:
+        if static:
+            static.close()
