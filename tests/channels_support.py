@@ -103,8 +103,7 @@ class StaticSite:
 
         self.server = _Quiet(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        site.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        site.thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

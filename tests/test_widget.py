@@ -11,7 +11,6 @@ Screenshots go to tests/artifacts/ (not committed).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect

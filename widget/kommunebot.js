@@ -672,8 +672,8 @@
   });
   closeButton.addEventListener("click", close);
 
-  dialog.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" || event.key === "Esc") {
+  root.addEventListener("keydown", function (event) {
+    if ((event.key === "Escape" || event.key === "Esc") && !dialog.hidden) {
       event.preventDefault();
       close();
       return;
