@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.language.features import features, words
-from bot.language.lexicon import MARKERS
+from bot.language.features import iter_features, words
+from bot.language.lexicon import MARKERS, PAIR_MARKERS
 
 MODEL_PATH = Path(__file__).with_name("model.json")
 
@@ -53,8 +53,9 @@ class Model:
         """Log-odds that `text` is Nynorsk rather than Bokmål (0.0 = no evidence)."""
         tokens = words(text)
         get = self.weights.get
-        total = sum(get(f, 0.0) * n for f, n in features(tokens, MARKERS).items())
-        return total + sum(MARKERS.get(tok, 0.0) for tok in tokens)
+        total = sum(get(f, 0.0) for f in iter_features(tokens, MARKERS))
+        total += sum(MARKERS.get(tok, 0.0) for tok in tokens)
+        return total + sum(PAIR_MARKERS.get(a + " " + b, 0.0) for a, b in zip(tokens, tokens[1:]))
 
     def detect(self, text: str) -> Detection:
         s = self.score(text)

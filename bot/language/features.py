@@ -18,35 +18,39 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from typing import Container
+from typing import Container, Iterator
 
 # Letters only: digits, punctuation, emoji and symbols carry no evidence for nn vs nb.
 _WORD = re.compile(r"[^\W\d_]+")
 # Longest input looked at; the first few thousand characters are ample evidence.
 MAX_CHARS = 4000
+# Longer "words" are not words (a URL slug, a held-down key) and would swamp the score.
+MAX_WORD = 40
 CHAR_NGRAMS = (2, 3, 4, 5)
 
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens of `text` (letters only, NFKC-normalised)."""
-    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).lower()
-    return _WORD.findall(text)
+    found = _WORD.findall(unicodedata.normalize("NFKC", text[:MAX_CHARS]).lower())
+    return [w for w in found if len(w) <= MAX_WORD]
 
 
-def char_ngrams(word: str) -> list[str]:
-    """Character n-grams of `word` padded with a space at each end."""
-    padded = " " + word + " "
-    return [padded[i : i + n] for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)]
+def iter_features(tokens: list[str], whole_only: Container[str] = ()) -> Iterator[str]:
+    """Every feature of a token list, repeated as often as it occurs (see the module docstring)."""
+    previous = None
+    for tok in tokens:
+        yield "w:" + tok
+        if tok not in whole_only:
+            padded = " " + tok + " "
+            size = len(padded)
+            for n in CHAR_NGRAMS:
+                for start in range(size - n + 1):
+                    yield "c:" + padded[start : start + n]
+        if previous is not None:
+            yield "b:" + previous + " " + tok
+        previous = tok
 
 
 def features(tokens: list[str], whole_only: Container[str] = ()) -> Counter[str]:
-    """Feature counts of a token list (see the module docstring)."""
-    feats: Counter[str] = Counter()
-    for i, tok in enumerate(tokens):
-        feats["w:" + tok] += 1
-        if tok not in whole_only:
-            for gram in char_ngrams(tok):
-                feats["c:" + gram] += 1
-        if i:
-            feats["b:" + tokens[i - 1] + " " + tok] += 1
-    return feats
+    """Feature counts of a token list."""
+    return Counter(iter_features(tokens, whole_only))

@@ -1,0 +1,246 @@
+"""The Nynorsk/Bokmål detector, the Apertium converter and the `lang` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.language import read_chat_set
+from bot.language import Detection, detect
+from bot.language import apertium
+from bot.language.detector import MODEL_PATH, Model
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+RASA_PYTHON = REPO / ".venv" / "rasa" / "bin" / "python"
+
+
+def rows(path: Path) -> list[tuple[str, str]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            text, label = line.rsplit("\t", 1)
+            out.append((text, label))
+    return out
+
+
+@pytest.mark.parametrize("text", [
+    "kva kostar det å søkje om barnehageplass",
+    "Korleis kan eg klage på eigedomsskatten?",
+    "eg har ikkje fått svar",
+    "kor mykje må eg betale for sfo",
+    "Kvar kan eg levere hageavfall",
+])
+def test_clear_nynorsk(text):
+    found = detect(text)
+    assert found.lang == "nn"
+    assert 0.5 < found.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", [
+    "hva koster det å søke om barnehageplass",
+    "Hvordan kan jeg klage på eiendomsskatten?",
+    "jeg har ikke fått svar",
+    "hvor mye må jeg betale for sfo",
+    "Hvor kan jeg levere hageavfall",
+])
+def test_clear_bokmal(text):
+    found = detect(text)
+    assert found.lang == "nb"
+    assert 0.5 < found.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", ["barnehage", "takk", "ok", "Hei!", "97 12 34 56", "+47 56 37 50 00", "Tusen takk!", "ok, hei"])
+def test_no_evidence_is_none(text):
+    assert detect(text) == Detection(None, 0.0)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "?!...", "👍", "😀😀😀 🙏", "🇳🇴"])
+def test_empty_and_emoji_only_is_none(text):
+    assert detect(text).lang is None
+
+
+def test_mixed_text_decides_by_weight_of_evidence():
+    # Two clear Nynorsk markers outweigh one Bokmål word, and the other way round.
+    assert detect("eg veit ikkje kva eg skal gjere, hjelp meg nå").lang == "nn"
+    assert detect("jeg vet ikke hva jeg skal gjøre, hjelp meg no").lang == "nb"
+
+
+def test_very_long_input():
+    long_nn = "Eg lurer på korleis eg kan søkje om plass i barnehagen. " * 5000
+    long_nb = "Jeg lurer på hvordan jeg kan søke om plass i barnehagen. " * 5000
+    assert detect(long_nn).lang == "nn"
+    assert detect(long_nb).lang == "nb"
+    assert detect("x" * 1_000_000).lang is None  # one endless "word" is no evidence
+
+
+@pytest.mark.parametrize("text", [
+    "\ud800 kva \udfff",             # lone surrogates
+    "eg\x00har\x00ikkje",             # NUL bytes
+    "ｋｖａ ｋｏｓｔａｒ ｄｅｔ",          # full-width letters (NFKC folds them)
+    "na\u030a har eg ikkje tid",      # decomposed å
+    "\u202ekva kostar det\u202c",     # bidi control characters
+    "\ufeff\u200bhva koster det",     # BOM and zero-width space
+])
+def test_odd_unicode_never_breaks(text):
+    found = detect(text)
+    assert found.lang in ("nn", "nb", None)
+    assert 0.0 <= found.confidence <= 1.0
+
+
+def test_full_width_and_decomposed_letters_are_normalised():
+    assert detect("ｋｖａ ｋｏｓｔａｒ ｄｅｔ").lang == "nn"
+    assert detect("hva koster det na\u030a").lang == "nb"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_detect_never_raises_and_returns_a_valid_detection(text):
+    found = detect(text)
+    assert isinstance(found, Detection)
+    assert found.lang in ("nn", "nb", None)
+    assert 0.0 <= found.confidence <= 1.0
+    if found.lang is None:
+        assert found.confidence == 0.0
+    else:
+        assert found.confidence >= 0.5
+
+
+def test_detect_rejects_non_text():
+    with pytest.raises(TypeError):
+        detect(None)  # type: ignore[arg-type]
+
+
+def accuracy(model: Model, labelled: list[tuple[str, str]]) -> float:
+    return sum(model.detect(t).lang == lang for t, lang in labelled) / len(labelled)
+
+
+def test_accuracy_floor_on_committed_sets():
+    """Regression floor: chat-style questions (both halves) and the committed sample."""
+    model = Model.load()
+    tune, held = read_chat_set()
+    chat = [(t, lang) for t, lang in tune + held if lang != "none"]
+    no_evidence = [t for t, lang in tune + held if lang == "none"]
+    sample = rows(DATA / "lang_sample.tsv")
+    assert len(chat) >= 300 and len(no_evidence) >= 40 and len(sample) >= 40
+    assert accuracy(model, chat) >= 0.95
+    assert accuracy(model, sample) >= 0.93
+    assert sum(model.detect(t).lang is None for t in no_evidence) / len(no_evidence) >= 0.8
+
+
+def test_floor_fails_for_a_degraded_model(tmp_path):
+    """The floor is not vacuous: an emptied model file answers None for everything."""
+    empty = tmp_path / "model.json"
+    empty.write_text(json.dumps({"version": 2, "threshold": 0.75, "weights": {}}), encoding="utf-8")
+    tune, held = read_chat_set()
+    chat = [(t, lang) for t, lang in tune + held if lang != "none"]
+    assert accuracy(Model.load(empty), chat) < 0.95
+
+
+def test_broken_model_file_says_how_to_fix_it(tmp_path):
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="bot.language.train"):
+        Model.load(broken)
+    with pytest.raises(RuntimeError, match="bot.language.train"):
+        Model.load(tmp_path / "missing.json")
+
+
+def test_model_file_is_small():
+    assert MODEL_PATH.stat().st_size < 5_000_000
+
+
+def test_importing_the_detector_pulls_in_no_torch():
+    code = "import sys, bot.language as l; l.detect('kva'); assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa virtualenv (Python 3.10) is not built")
+def test_detector_runs_on_python_3_10():
+    code = "from bot.language import detect; import sys; assert sys.version_info[:2] == (3, 10); print(detect('kva kostar det').lang)"
+    out = subprocess.run([str(RASA_PYTHON), "-c", code], check=True, cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "nn"
+
+
+def run_cli(args: list[str], stdin: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", "lang", *args], input=stdin, capture_output=True,
+                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+
+
+def test_cli_json_prints_one_object_per_line():
+    proc = run_cli(["--json"], "kva kostar det\nhva koster det\n\ntakk\n")
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["text"] for r in results] == ["kva kostar det", "hva koster det", "", "takk"]
+    assert [r["lang"] for r in results] == ["nn", "nb", None, None]
+    assert all(set(r) == {"text", "lang", "confidence"} for r in results)
+    assert results[0]["confidence"] > 0.5 and results[3]["confidence"] == 0.0
+
+
+def test_cli_plain_prints_tab_separated_lines():
+    proc = run_cli([], "eg har ikkje fått svar\nok\n")
+    assert proc.returncode == 0, proc.stderr
+    first, second = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert first[0] == "nn" and first[2] == "eg har ikkje fått svar" and 0.5 < float(first[1]) <= 1
+    assert second[0] == "-" and second[2] == "ok"
+
+
+needs_apertium = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed (apt-get install apertium apertium-nno-nob)")
+
+
+@needs_apertium
+def test_apertium_round_trip_keeps_count_and_order():
+    bokmal = [
+        "Hvor mye koster det å søke om barnehageplass?",
+        "Jeg har ikke fått svar på søknaden min.",
+        "",
+        "Legevakten er åpen hele døgnet,\nmen ring først.",
+        "Send e-post til post@alver.kommune.no",
+        "Søppelbilen kommer hver fredag.",
+    ]
+    nynorsk = apertium.convert(bokmal, target="nn")
+    assert len(nynorsk) == len(bokmal)
+    assert nynorsk[2] == ""
+    assert "ikkje" in nynorsk[1] and "\n" not in nynorsk[3]
+    assert "post@alver.kommune.no" in nynorsk[4]
+    assert all(detect(t).lang == "nn" for i, t in enumerate(nynorsk) if i not in (2, 4))
+    back = apertium.convert(nynorsk, target="nb")
+    assert len(back) == len(bokmal)
+    assert "ikke" in back[1]
+    assert all(not any(w[:1] in "*#@" for w in t.split()) for t in nynorsk + back)
+
+
+@needs_apertium
+def test_apertium_batches_many_texts_in_one_call(monkeypatch):
+    calls = []
+    real_run = apertium.subprocess.run
+
+    def counting_run(*args, **kwargs):
+        calls.append(args)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(apertium.subprocess, "run", counting_run)
+    texts = [f"Dette er melding nummer {i}, og jeg venter på svar." for i in range(50)]
+    out = apertium.convert(texts, target="nn")
+    assert len(calls) == 1 and len(out) == 50
+    assert all(f"nummer {i}," in t and "eg" in t.split() for i, t in enumerate(out))
+
+
+def test_apertium_missing_names_the_debian_packages(monkeypatch):
+    monkeypatch.setattr(apertium.shutil, "which", lambda name: None)
+    with pytest.raises(apertium.ApertiumError, match="apertium-nno-nob"):
+        apertium.convert(["Hei"], target="nn")
+
+
+def test_apertium_rejects_unknown_target():
+    with pytest.raises(ValueError):
+        apertium.convert(["Hei"], target="sv")
