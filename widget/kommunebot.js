@@ -595,13 +595,15 @@
     if (dialog.hidden) badge.hidden = false; // e.g. a staff reply while the chat is closed
   }
 
+  var ioClient = null; // our socket.io client, not a different version the page may use
+
   function connect() {
     if (socket) return;
-    if (typeof window.io !== "function") {
+    if (!ioClient) {
       loadSocketIo(connect);
       return;
     }
-    socket = window.io(SERVER, { transports: ["websocket", "polling"], reconnectionDelayMax: 10000 });
+    socket = ioClient(SERVER, { transports: ["websocket", "polling"], reconnectionDelayMax: 10000 });
     socket.on("connect", function () {
       confirmed = false;
       socket.emit("session_request", { session_id: state.sessionId });
@@ -631,9 +633,15 @@
   function loadSocketIo(done) {
     if (socketIoLoading) return;
     socketIoLoading = true;
+    var pagesIo = window.io;
     var tag = document.createElement("script");
     tag.src = BASE + "vendor/socket.io.min.js";
-    tag.onload = function () { socketIoLoading = false; done(); };
+    tag.onload = function () {
+      socketIoLoading = false;
+      ioClient = window.io;
+      if (pagesIo !== undefined) window.io = pagesIo; // leave the page's own copy in place
+      done();
+    };
     tag.onerror = function () {
       socketIoLoading = false;
       renderNotice(t("offline", UI_LANG), UI_LANG, true);
