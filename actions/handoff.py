@@ -19,7 +19,7 @@ import string
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ConversationPaused, ConversationResumed, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, ConversationResumed, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,8 +116,8 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     chat = availability(profile, "chat", now)
     mode = choose_mode(_channel(tracker), chat.available_now)
     # The language slot is set too, so the form's questions (rendered by Rasa) have it.
-    reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode), SlotSet("case_question", None),
-             SlotSet("case_contact", None)]
+    reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode)]
+    reset += [SlotSet(slot, None) for slot in ("case_question", "case_contact") if tracker.get_slot(slot) is not None]
     if mode == "messenger":
         utter(dispatcher, domain, "utter_handoff_messenger", lang,
               phone_text=availability(profile, "phone", now).text(lang),
@@ -170,7 +170,9 @@ class ValidateCaseForm(FormValidationAction):
 
     async def validate_case_question(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
+        if value is None:  # the form checks the (empty) slots when it starts: nothing to say yet
+            return {"case_question": None}
+        text = str(value).strip()
         if self._cancel(tracker, text):
             return {"case_question": None, "requested_slot": None}
         if len(text) < MIN_QUESTION_CHARS or text.startswith("/"):
@@ -180,7 +182,9 @@ class ValidateCaseForm(FormValidationAction):
 
     async def validate_case_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "").strip()
+        if value is None:
+            return {"case_contact": None}
+        text = str(value).strip()
         if self._cancel(tracker, text):
             return {"case_contact": None, "requested_slot": None}
         contact = parse_contact(text)
@@ -257,4 +261,6 @@ class ActionEndLiveChat(Action):
             log.error("ending the live chat waits for the database: %s", exc)
             return []
         say(dispatcher, tracker, domain, "ended", response="utter_live_ended")
-        return [ConversationResumed(), SlotSet("handoff_mode", None)]
+        # Run through the portal (not after a user message): log a listen, so the citizen's
+        # next message meets the same rules as at any other turn.
+        return [ConversationResumed(), SlotSet("handoff_mode", None), ActionExecuted("action_listen")]
