@@ -25,12 +25,20 @@ QUESTIONS = yaml.safe_load((ROOT / "tests" / "data" / "conversation_questions.ym
     "questions"]
 
 
+URL = re.compile(r"https?://\S+")
+
+
+def prose(text: str) -> str:
+    """The text without web addresses (their slugs are in the municipality's standard)."""
+    return URL.sub(" ", text)
+
+
 def bot_language(servers, replies) -> str | None:
     """The standard the bot answered in: the answer payload's, else the detector's."""
     answers = servers.payloads(replies, "answer")
     if answers:
         return answers[0]["lang"]
-    return detect(servers.text(replies)).lang
+    return detect(prose(servers.text(replies))).lang
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=[f"{q['lang']}-{q['text'][:40]}" for q in QUESTIONS])
@@ -40,11 +48,11 @@ def test_citizen_question_gets_the_fact_in_the_citizens_standard(servers, questi
     assert re.search(question["expect"], text, re.IGNORECASE), (
         f"expected /{question['expect']}/ (page {question['page']}) in the answer to {question['text']!r}:\n{text}")
     assert bot_language(servers, replies) in (question["lang"], None), f"answered in the wrong standard:\n{text}"
-    assert detect(text).lang in (question["lang"], None), f"the answer text reads as the other standard:\n{text}"
+    assert detect(prose(text)).lang in (question["lang"], None), f"the answer text reads as the other standard:\n{text}"
 
 
 SAME_QUESTION = [
-    ("Når er søknadsfristen for barnehageplass?", "nb", "1\\. mars"),
+    ("Hva er søknadsfristen for barnehageplass?", "nb", "1\\. mars"),
     ("Kva er søknadsfristen for barnehageplass?", "nn", "1\\. mars"),
     ("Hvor mye søskenmoderasjon får jeg på SFO?", "nb", "30"),
     ("Kor mykje søskenmoderasjon får eg på SFO?", "nn", "30"),
@@ -60,7 +68,7 @@ def test_same_question_is_answered_in_the_standard_it_was_asked_in(servers, text
     assert answers, f"no answer to {text!r}: {servers.text(replies)}"
     assert answers[0]["lang"] == lang
     assert re.search(expect, servers.text(replies))
-    assert detect(servers.text(replies)).lang == lang
+    assert detect(prose(servers.text(replies))).lang == lang
     feedback = servers.payloads(replies, "feedback")
     assert feedback and feedback[0]["lang"] == lang
     question = "Fekk du svar?" if lang == "nn" else "Fikk du svar?"
@@ -159,6 +167,6 @@ def test_action_server_down_gives_an_apology_with_the_phone_number(tmp_path):
             replies = response.json()
             text_out = "\n".join(r.get("text", "") for r in replies)
             assert phone in text_out, f"no apology with the phone number: {replies}"
-            assert detect(text_out).lang == lang
+            assert detect(prose(text_out)).lang == lang
     finally:
         stack.stop()
