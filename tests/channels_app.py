@@ -98,6 +98,12 @@ def build_app() -> Sanic:
     async def list_received(_request):
         return response.json(received)
 
+    @app.post("/_relay/<session_id>")
+    async def relay(request, session_id: str):
+        """What Rasa does for the staff portal's POST /conversations/{id}/execute?output_channel=latest."""
+        await channels[0].get_output_channel().send_text_message(session_id, request.body.decode())
+        return response.text("sent")
+
     return app
 
 

@@ -44,6 +44,17 @@ def wait_for_http(url: str, timeout: float = 60.0, process: subprocess.Popen | N
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Wait until something listens on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
 def chromium_path() -> str:
     """Debian's chromium (never a Playwright download)."""
     path = shutil.which("chromium")
@@ -162,13 +173,13 @@ FACEBOOK_ENV = {
 class ChannelApp:
     """tests/channels_app.py running in the Rasa virtualenv on a free port."""
 
-    def __init__(self, graph_url: str, log_path: Path) -> None:
+    def __init__(self, graph_url: str, log_path: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**os.environ, **FACEBOOK_ENV, "KOMMUNEBOT_FACEBOOK_GRAPH_URL": graph_url,
                "KOMMUNEBOT_FACEBOOK_TIMEOUT": "3", "PYTHONPATH": str(ROOT),
-               "RASA_TELEMETRY_ENABLED": "false"}
+               "RASA_TELEMETRY_ENABLED": "false", **extra_env}
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
             [str(RASA_PYTHON), str(ROOT / "tests" / "channels_app.py"), "--port", str(self.port)],

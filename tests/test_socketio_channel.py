@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import queue
 import re
+import shutil
+import subprocess
 
+import httpx
 import pytest
 import socketio
 
-from channels_support import ChannelApp, FakeGraphAPI
+from channels_support import ChannelApp, FakeGraphAPI, free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +125,38 @@ def test_text_messages_carry_the_detected_written_standard(client):
     assert client.reply()["lang"] == "nn"
     client.sio.emit("user_uttered", {"message": "Hvilke åpningstider har servicetorget ikke?", "session_id": session_id})
     assert client.reply()["lang"] == "nb"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    server = shutil.which("redis-server")
+    if not server:
+        pytest.fail("redis-server not found: apt-get install redis-server")
+    port = free_port()
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_relay_through_another_rasa_server_reaches_the_widget(redis_url, tmp_path_factory):
+    """Two Rasa servers share socket.io rooms through Redis: a staff reply relayed by the
+    server the widget is not connected to still reaches it."""
+    graph = FakeGraphAPI()
+    logs = tmp_path_factory.mktemp("scaleout")
+    first = ChannelApp(graph.url, logs / "a.log", KOMMUNEBOT_SOCKETIO_REDIS_URL=redis_url)
+    second = ChannelApp(graph.url, logs / "b.log", KOMMUNEBOT_SOCKETIO_REDIS_URL=redis_url)
+    client = Client(first.url)
+    try:
+        session_id = client.session()
+        httpx.post(f"{second.url}/_relay/{session_id}", content="Hei frå servicetorget.".encode(),
+                   timeout=10).raise_for_status()
+        assert client.reply()["text"] == "Hei frå servicetorget."
+    finally:
+        client.close()
+        first.close()
+        second.close()
+        graph.close()

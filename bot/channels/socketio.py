@@ -6,6 +6,11 @@ session id may be any value. This subclass keeps Rasa's protocol (session_reques
 session_confirm, user_uttered / bot_uttered, rooms per session id) and replaces the two
 handlers that read client data, so bad input gets a friendly answer and is never processed.
 
+With several Rasa servers behind a load balancer, set KOMMUNEBOT_SOCKETIO_REDIS_URL (e.g.
+redis://127.0.0.1:6379/1, a private Redis: messages pass through it pickled) so that a
+message one server emits (a staff reply relayed with output_channel=latest) reaches a
+widget connected to another.
+
 credentials.yml::
 
     bot.channels.socketio.HardenedSocketIOInput:
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import uuid
 from typing import Any, Awaitable, Callable
@@ -25,6 +31,7 @@ from typing import Any, Awaitable, Callable
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+from socketio import AsyncRedisManager
 
 from bot.channels.user_text import NOT_TEXT, check_text, default_language, language_of, reply_for
 
@@ -70,6 +77,11 @@ class HardenedSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         sio = self.sio
+        redis_url = os.environ.get("KOMMUNEBOT_SOCKETIO_REDIS_URL")
+        if redis_url:  # several Rasa servers: a message emitted by one reaches sockets on all
+            manager = AsyncRedisManager(redis_url, channel="kommunebot-socketio")
+            manager.set_server(sio)
+            sio.manager = manager
         output = LanguageTaggedOutput(sio, self.bot_message_evt)
 
         @sio.on("session_request", namespace=self.namespace)
