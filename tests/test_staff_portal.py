@@ -224,3 +224,33 @@ def test_portal_refuses_to_start_without_its_database():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "KOMMUNEBOT_DATABASE_URL" in result.stderr and "pw" not in result.stderr
+
+
+def test_too_many_wrong_passwords_lock_the_username(portal):
+    Accounts(portal["db"]).add("per", PASSWORD, now=START)
+    for _ in range(5):
+        assert "kb_staff_session" not in _login(portal["base"], "per", "feil-passord-123").cookies
+    client = httpx.Client(base_url=portal["base"], follow_redirects=False)
+    page = client.get("/staff/login")
+    resp = client.post("/staff/login", data={"username": "per", "password": PASSWORD, "csrf_token": _csrf(page.text)})
+    assert "error=locked" in resp.headers["location"] and "kb_staff_session" not in client.cookies
+    assert "kb_staff_session" in _login(portal["base"]).cookies  # other users are not affected
+
+
+def test_cookies_are_secure_behind_a_tls_proxy(portal):
+    port = _free_port()
+    env = dict(os.environ, KOMMUNEBOT_DATABASE_URL=portal["url"], PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "bot.staff", "--port", str(port), "--secure-cookies"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/staff/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        cookie = resp.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -17,12 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.staff", description="Run the staff portal.")
     parser.add_argument("--host", default=default.hostname or "127.0.0.1")
     parser.add_argument("--port", type=int, default=default.port or 8000)
+    parser.add_argument("--secure-cookies", action="store_true",
+                        help="always mark cookies Secure (behind a TLS proxy that talks plain HTTP to the portal)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.staff.app import create_app
 
     try:
-        app = create_app(current)
+        app = create_app(current, secure_cookies=True if args.secure_cookies else None)
     except DatabaseUnavailable as exc:
         print(f"staff portal: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,8 @@ import itertools
 import logging
 import re
 import secrets
+import time
+from collections import deque
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -57,7 +59,33 @@ ERRORS = {
     "login": "Feil brukarnamn eller passord.",
     "expired": "Økta di er ute. Logg inn på nytt.",
     "csrf": "Skjemaet var for gammalt. Prøv igjen.",
+    "locked": "For mange feil forsøk. Vent eit kvarter og prøv igjen.",
 }
+
+
+class LoginLimiter:
+    """Refuses a username for a while after too many wrong passwords (per portal process)."""
+
+    def __init__(self, attempts: int = 5, window_s: float = 900.0) -> None:
+        self.attempts, self.window_s = attempts, window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, username: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(username, deque())
+        while failures and now - failures[0] > self.window_s:
+            failures.popleft()
+        return failures
+
+    def blocked(self, username: str, now: float) -> bool:
+        return len(self._recent(username, now)) >= self.attempts
+
+    def failed(self, username: str, now: float) -> None:
+        self._recent(username, now).append(now)
+        if len(self._failures) > 10_000:  # bounded memory under a spray of usernames
+            self._failures.pop(next(iter(self._failures)))
+
+    def reset(self, username: str) -> None:
+        self._failures.pop(username, None)
 
 
 def _security_headers(path: str, connect_src: str) -> dict[str, str]:
@@ -112,6 +140,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
     templates.filters["local"] = _local
     templates.filters["age"] = _age
     locks: dict[str, asyncio.Lock] = {}
+    limiter = LoginLimiter()
 
     app = Sanic(f"kommunebot_staff_{next(_app_names)}")
     app.config.REQUEST_MAX_SIZE = 256 * 1024
@@ -235,10 +264,15 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         sent, expected = str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(sent, expected):
             return redirect("/staff/login?error=csrf")
-        username = await asyncio.to_thread(accounts.verify, form.get("username", ""), form.get("password", ""))
+        attempted = str(form.get("username", "")).strip().lower()[:64]
+        if limiter.blocked(attempted, time.monotonic()):
+            return redirect("/staff/login?error=locked")
+        username = await asyncio.to_thread(accounts.verify, attempted, form.get("password", ""))
         if username is None:
-            log.info("failed staff login for %s", redact(str(form.get("username", ""))[:64]))
+            limiter.failed(attempted, time.monotonic())
+            log.info("failed staff login for %s", redact(attempted))
             return redirect("/staff/login?error=login")
+        limiter.reset(attempted)
         token, _ = accounts.start_session(username, now=clock.now(), ttl=session_ttl)
         resp = redirect(safe_next(form.get("next")))
         resp.add_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="Strict",
