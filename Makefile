@@ -37,7 +37,7 @@ help:
 	@echo "make bench   run all benchmarks and write bench/REPORT.md"
 	@echo "make clean   remove built artefacts (virtualenvs, models, databases)"
 
-install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
+install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages node_modules/.installed $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
 
 $(RASA_VENV)/.installed: requirements/rasa.txt scripts/find-python.sh
 	@echo "==> Rasa server virtualenv (Python 3.10): $(RASA_VENV)"
@@ -51,6 +51,12 @@ $(ACT_VENV)/.installed: requirements/actions.txt requirements/dev.txt scripts/fi
 	@py=$$(scripts/find-python.sh 3.11) && [[ -x $(ACT_VENV)/bin/python ]] || $$py -m venv $(ACT_VENV)
 	$(ACT_VENV)/bin/pip install --quiet --upgrade pip==24.3.1
 	$(ACT_VENV)/bin/pip install --quiet -r requirements/actions.txt -r requirements/dev.txt
+	@touch $@
+
+# axe-core for the widget's accessibility tests (the widget itself needs no npm).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is needed for the widget tests: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 .venv/.system-packages: Makefile scripts/system-packages.sh
@@ -95,4 +101,4 @@ bench-nlu: install
 	$(PY) -m bench.nlu
 
 clean:
-	rm -rf .venv models/embeddings models/knowledge models/rasa var .rasa
+	rm -rf .venv node_modules models/embeddings models/knowledge models/rasa models/spacy var .rasa
