@@ -2,6 +2,7 @@
 
 action_offer_handoff      live person in chat hours on a channel that can push, else a case
                           (case_form); in Messenger only phone, contact form and promised times
+action_leave_question     the citizen declines the live chat: the case form (Messenger: info only)
 action_start_live_chat    queue the conversation in SQL, say the expected wait, pause the bot
 validate_case_form        question and contact (e-mail or Norwegian phone), re-asks kindly
 action_create_case        store the case; say reference, promised time, phone and openings
@@ -106,36 +107,51 @@ class ActionOfferHandoff(Action):
         return "action_offer_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        return offer(dispatcher, tracker, domain, offer_live=True)
+        return offer(dispatcher, tracker, domain, want="offer")
 
 
-def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, offer_live: bool) -> list[dict]:
-    """Say how a person can help now; a case starts case_form. `offer_live` False: live is
-    possible right now, so the caller starts it instead of asking."""
+def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, want: str) -> list[dict]:
+    """Say how a person can help now. `want`: "offer" asks whether to chat with a person
+    when one is available; "case" goes straight to the case form. Messenger always gets
+    the phone, the contact form and the promised times instead (no personal details)."""
     profile, lang, now = municipality_profile(), language(tracker), clock.now()
     chat = availability(profile, "chat", now)
     mode = choose_mode(_channel(tracker), chat.available_now)
+    if mode == "live" and want == "case":
+        mode = "case"
     # The language slot is set too, so the form's questions (rendered by Rasa) have it.
-    reset = [SlotSet("language", lang), SlotSet("handoff_mode", mode)]
-    reset += [SlotSet(slot, None) for slot in ("case_question", "case_contact") if tracker.get_slot(slot) is not None]
+    events = [SlotSet("language", lang), SlotSet("handoff_mode", mode)]
+    events += [SlotSet(slot, None) for slot in ("case_question", "case_contact") if tracker.get_slot(slot) is not None]
     if mode == "messenger":
         utter(dispatcher, domain, "utter_handoff_messenger", lang,
               phone_text=availability(profile, "phone", now).text(lang),
               contact_form=profile.contact.contact_form,
               email_text=availability(profile, "email", now).text(lang),
               messenger_text=availability(profile, "messenger", now).text(lang))
-        return reset
+        return events
     if mode == "live":
-        if offer_live:
-            utter(dispatcher, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
-        return reset
-    if chat.available_now:  # open, but this channel cannot bring a reply back later
+        utter(dispatcher, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
+        return events
+    if chat.available_now:  # open, but this channel cannot bring a reply back, or the citizen chose a case
         intro = render(domain, "utter_handoff_case_intro", lang,
                        promise=availability(profile, CASE_CHANNEL, now).text(lang))
     else:
         intro = chat.text(lang)  # "Chatten er stengd no ... Du får svar innan ..."
     dispatcher.utter_message(text=intro)
-    return reset + [FollowupAction("case_form")]
+    return events + [FollowupAction("case_form")]
+
+
+class ActionLeaveQuestion(Action):
+    """The citizen prefers a written answer to the live chat: the case form (not in Messenger)."""
+
+    def name(self) -> str:
+        return "action_leave_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        events = offer(dispatcher, tracker, domain, want="case")
+        if FollowupAction("case_form") not in events:  # Messenger: nothing follows, wait for the citizen
+            events.append(FollowupAction("action_listen"))
+        return events
 
 
 class ActionStartLiveChat(Action):
@@ -147,7 +163,7 @@ class ActionStartLiveChat(Action):
         chat = availability(profile, "chat", now)
         if choose_mode(_channel(tracker), chat.available_now) != "live":
             # The chat closed while the citizen decided, or "yes" came on a channel without live chat.
-            return offer(dispatcher, tracker, domain, offer_live=False)
+            return offer(dispatcher, tracker, domain, want="case")
         try:
             entry = _handoffs().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
                                                question=last_question(tracker.events), now=now,

@@ -211,3 +211,13 @@ def test_yes_on_a_channel_without_live_chat_never_queues(monkeypatch):
     _, events = run(handoff.ActionStartLiveChat(), tracker("rest", "nn", text="ja", intent="affirm"))
     assert FollowupAction("case_form") in events and ConversationPaused() not in events
     assert handoff._handoffs().open_items(clock.now()) == []
+
+
+def test_no_to_the_live_chat_leaves_a_question_but_never_in_messenger(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    messages, events = run(handoff.ActionLeaveQuestion(), tracker("socketio", "nb", text="nei", intent="deny"))
+    assert FollowupAction("case_form") in events and SlotSet("handoff_mode", "case") in events
+    assert "Jeg sender spørsmålet ditt videre" in messages[0]["text"] and "torsdag 26. november" in messages[0]["text"]
+    messages, events = run(handoff.ActionLeaveQuestion(), tracker("facebook", "nb", text="nei", intent="deny"))
+    assert FollowupAction("case_form") not in events and "ikke her i Messenger" in messages[0]["text"]
+    assert events[-1] == FollowupAction("action_listen")

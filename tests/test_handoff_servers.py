@@ -110,6 +110,29 @@ def test_case_after_hours_gets_the_promised_time(servers, staff_account):
         citizen.close()
 
 
+def test_declining_the_live_chat_leaves_a_case_answered_by_phone(servers, staff_account):
+    servers.set_clock(MONDAY_10)
+    citizen = Citizen(servers.rasa_url)
+    try:
+        citizen.say("/request_human")
+        assert "Vil du det?" in citizen.next()["text"]
+        citizen.say("/deny")
+        intro = citizen.next()["text"]
+        assert "Eg sender spørsmålet ditt vidare" in intro and "torsdag 26. november" in intro
+        assert "Skriv kort kva du lurer på" in citizen.next()["text"]
+        citizen.say("Eg vil klage på eit vedtak om skuleskyss.")
+        assert "e-postadressa eller telefonnummeret" in citizen.next()["text"]
+        citizen.say("Ring meg på 912 34 567")
+        created = citizen.until_handoff("case_created")
+        assert "Vi ringjer deg på +47 912 34 567" in created["text"]
+        assert created["expected_by"] == "2026-11-26T15:00:00+01:00"  # in hours: three working days from today
+        case = store(servers.env).get(created["reference"])
+        assert case.contact.kind == "phone" and case.contact.value == "+4791234567"
+        assert store(servers.env).active_live_chat(citizen.session_id) is None  # no live chat was queued
+    finally:
+        citizen.close()
+
+
 def test_restart_in_the_middle_of_a_live_chat_loses_nothing(tmp_path_factory):
     stack, clock_file = start_stack(tmp_path_factory.mktemp("handoff_restart"))
     try:
