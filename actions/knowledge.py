@@ -39,9 +39,7 @@ def _warm_up() -> None:
         log.exception("Could not load the knowledge index at start-up")
 
 
-# Load the embedding model and index in the background when the action server starts, so
-# the first citizen does not wait for it (the first search waits for this load to finish).
-threading.Thread(target=_warm_up, name="knowledge-warm-up", daemon=True).start()
+_warm_up_once = threading.Lock()
 
 
 def related_pages(hits: list[Hit], best: Hit, threshold: float) -> list[dict[str, str]]:
@@ -65,6 +63,12 @@ def answer_payload(best: Hit, lang: str, related: list[dict[str, str]]) -> dict:
 
 
 class ActionAnswerQuestion(Action):
+    def __init__(self) -> None:
+        # rasa_sdk creates the action when the server starts: load the embedding model and
+        # index in the background then, so the first citizen does not wait for it.
+        if _warm_up_once.acquire(blocking=False):
+            threading.Thread(target=_warm_up, name="knowledge-warm-up", daemon=True).start()
+
     def name(self) -> str:
         return "action_answer_question"
 

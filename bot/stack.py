@@ -157,7 +157,7 @@ class Stack:
     # -- life cycle ----------------------------------------------------------------------
     def check(self, names: list[str]) -> None:
         """Fail early, with what to do, when something the servers need is missing."""
-        needed = {"actions": ACTIONS_PYTHON, "rasa": RASA, "staff": ACTIONS_PYTHON}
+        needed = {"actions": ACTIONS_PYTHON, "rasa": RASA, "staff": ACTIONS_PYTHON, "shell": RASA}
         for name in names:
             if not needed[name].exists():
                 raise StackError(f"{needed[name]} is missing: run `make install` first.")

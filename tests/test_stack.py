@@ -1,0 +1,35 @@
+"""The `run` command's pieces that need no running servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.stack import Stack, StackConfig, StackError
+
+
+def test_commands_use_the_configured_ports_and_files(tmp_path):
+    config = StackConfig(rasa_port=5105, action_port=5155, staff_port=8100, var_dir=tmp_path, token="t0k")
+    stack = Stack(config, progress=lambda _: None)
+    commands = stack.commands()
+    assert commands["actions"][-2:] == ["--port", "5155"]
+    rasa = commands["rasa"]
+    assert rasa[rasa.index("--port") + 1] == "5105" and rasa[rasa.index("--auth-token") + 1] == "t0k"
+    assert "--enable-api" in rasa and rasa[rasa.index("--endpoints") + 1].endswith("endpoints.yml")
+    assert commands["staff"][-2:] == ["--port", "8100"]
+    assert stack.env["KOMMUNEBOT_ACTION_URL"] == "http://127.0.0.1:5155/webhook"
+    assert stack.env["KOMMUNEBOT_RASA_TOKEN"] == "t0k"
+
+
+def test_generated_token_is_kept_private_and_reused(tmp_path):
+    first = Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None).token
+    second = Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None).token
+    assert first == second and len(first) >= 24
+    assert (tmp_path / "rasa-token").stat().st_mode & 0o077 == 0
+
+
+def test_missing_model_says_to_train(tmp_path):
+    stack = Stack(StackConfig(var_dir=tmp_path, model=tmp_path / "no-model"), progress=lambda _: None)
+    with pytest.raises(StackError, match="make train"):
+        stack.check(["actions", "rasa"])
+    with pytest.raises(StackError, match="make train"):
+        stack.check(["actions", "shell"])
