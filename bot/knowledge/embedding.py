@@ -45,7 +45,7 @@ class Embedder:
         with _lock:
             if key not in _cache:
                 path = Path(key)
-                if not path.exists() and ("/" in key and key.startswith((".", "/")) or path.suffix):
+                if not path.exists() and (path.is_absolute() or key.startswith(".")):
                     raise FileNotFoundError(
                         f"Embedding model folder {key} does not exist. Build it with "
                         f"'bin/kommunebot build-model --out {key}' (or 'make install').")
@@ -57,7 +57,13 @@ class Embedder:
 
                 hf_logging.disable_progress_bar()
                 hf_logging.set_verbosity_error()
-                _cache[key] = cls(key, SentenceTransformer(key, device="cpu"))
+                try:
+                    model = SentenceTransformer(key, device="cpu")
+                except OSError as exc:
+                    raise FileNotFoundError(
+                        f"Cannot load the embedding model {key} without network ({exc}). Use a model "
+                        "folder: 'bin/kommunebot build-model --out DIR' and KOMMUNEBOT_EMBEDDING_MODEL=DIR.") from exc
+                _cache[key] = cls(key, model)
             return _cache[key]
 
     @property
