@@ -311,7 +311,8 @@ def section_coldstart(data: dict | None, note: str) -> str:
     out += [_table(["measure", "value"], [
         ["`bin/kommunebot run` -> first answered message (s)", run.get("first_answer_s")],
         ["RSS of all servers after start (MiB)", run.get("rss_all_servers_mb")],
-        ["`rasa train --force` from scratch (s)", train.get("seconds")],
+        ["`rasa train --force` from scratch, wall clock (s)", train.get("seconds")],
+        ["`rasa train --force`, CPU time user+system (s)", train.get("cpu_s")],
         ["peak RSS while training (MiB)", train.get("peak_rss_mb")],
         ["trained model size (MiB)", train.get("model_mb")],
     ]), ""]

@@ -7,9 +7,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bot.config import settings
+
+
+def default_tracker_url(database_url: str | None) -> str:
+    """Where the Rasa server keeps conversations: KOMMUNEBOT_TRACKER_URL; else the database
+    given with --database-url; else var/rasa-tracker.db (the rule of bot/rasa_tracker.py's
+    tracker_url(), which imports Rasa and so cannot be imported here)."""
+    return (os.environ.get("KOMMUNEBOT_TRACKER_URL", "").strip() or database_url
+            or f"sqlite:///{settings().var_dir / 'rasa-tracker.db'}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--expired", action="store_true",
                         help="delete closed cases and idle conversations older than the profile's retention")
     parser.add_argument("--database-url", help="cases database (default: KOMMUNEBOT_DATABASE_URL)")
-    parser.add_argument("--tracker-url", help="Rasa's SQL tracker store, if it is another database")
+    parser.add_argument("--tracker-url", help="Rasa's SQL tracker store (default: KOMMUNEBOT_TRACKER_URL, else "
+                                              "--database-url, else var/rasa-tracker.db as the Rasa server uses)")
     parser.add_argument("--profile", help="municipality profile for --expired (default: municipality.yml)")
     parser.set_defaults(func=run)
 
@@ -37,14 +47,15 @@ def run(args: argparse.Namespace) -> int:
         print("error: give either a conversation id or --expired", file=sys.stderr)
         return 2
     url = args.database_url or settings().database_url
+    tracker_url = args.tracker_url or default_tracker_url(args.database_url)
     try:
         if args.expired:
             retention = load_profile(args.profile).retention
-            result = forget_expired(retention, url, now(), args.tracker_url)
+            result = forget_expired(retention, url, now(), tracker_url)
             what = (f"older than {retention.conversations_days} days (conversations) / "
                     f"{retention.closed_cases_days} days (closed cases)")
         else:
-            result = forget_conversation(args.conversation_id, url, args.tracker_url)
+            result = forget_conversation(args.conversation_id, url, tracker_url)
             what = f"of conversation {args.conversation_id!r}"
     except (DatabaseUnavailable, ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
