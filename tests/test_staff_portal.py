@@ -254,3 +254,18 @@ def test_cookies_are_secure_behind_a_tls_proxy(portal):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_refused_actions_are_explained_in_norwegian(portal):
+    client = _login(portal["base"])
+    case_ref = portal["case"].reference
+    token = _csrf(client.get(f"/staff/cases/{case_ref}").text)
+    resp = client.post(f"/staff/cases/{case_ref}/reply", data={"csrf_token": token, "text": "Hei"})
+    assert resp.headers["location"].endswith("?error=is_case")
+    assert "svar innbyggjaren på e-post eller telefon" in client.get(resp.headers["location"]).text
+    live_ref = portal["live"].reference
+    resp = client.post(f"/staff/cases/{live_ref}/reply", data={"csrf_token": token, "text": "   "})
+    assert resp.headers["location"].endswith("?error=empty")
+    assert "Svaret er tomt." in client.get(resp.headers["location"]).text
+    page = client.get(f"/staff/cases/{live_ref}?error=%3Cscript%3E&done=%3Cscript%3E").text
+    assert "<script>" not in page  # unknown codes show nothing, never the raw parameter

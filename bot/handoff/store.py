@@ -27,7 +27,12 @@ MAX_MESSAGE_CHARS = 4000
 
 
 class HandoffError(ValueError):
-    """A request the store refuses (unknown reference, closed case, empty text)."""
+    """A request the store refuses; `reason` is a stable key for user-facing texts:
+    no_conversation, no_question, unknown, closed, empty, too_long, is_case."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ class HandoffStore:
     def _create(self, *, kind: str, conversation_id: str, channel: str, lang: str, question: str,
                 contact: Contact | None, now: datetime, promised_by: datetime | None) -> HandoffView:
         if not conversation_id:
-            raise HandoffError("a handoff needs the conversation id")
+            raise HandoffError("no_conversation", "a handoff needs the conversation id")
         with self.db.session() as s:
             row = Handoff(
                 kind=kind, status="open", conversation_id=conversation_id, channel=channel or "unknown",
@@ -138,7 +143,7 @@ class HandoffStore:
                     contact: Contact | None, now: datetime, promised_by: datetime | None) -> HandoffView:
         """Store a case for a person to answer later (by e-mail or phone)."""
         if not (question or "").strip():
-            raise HandoffError("a case needs the citizen's question")
+            raise HandoffError("no_question", "a case needs the citizen's question")
         return self._create(kind="case", conversation_id=conversation_id, channel=channel, lang=lang,
                             question=question, contact=contact, now=now, promised_by=promised_by)
 
@@ -199,9 +204,9 @@ class HandoffStore:
     def _open_row(self, s, reference: str) -> Handoff:
         row = s.scalar(select(Handoff).where(Handoff.reference == reference))
         if row is None:
-            raise HandoffError(f"no case or chat with reference {reference!r}")
+            raise HandoffError("unknown", f"no case or chat with reference {reference!r}")
         if row.status == "closed":
-            raise HandoffError(f"{reference} is closed")
+            raise HandoffError("closed", f"{reference} is closed")
         return row
 
     def _queue_message(self, s, row: Handoff, kind: str, text: str, author: str, now: datetime) -> StaffMessage:
@@ -226,13 +231,13 @@ class HandoffStore:
         """Store a staff reply to a live chat (claiming it if nobody has); delivered by the relay."""
         text = (text or "").strip()
         if not text:
-            raise HandoffError("the reply is empty")
+            raise HandoffError("empty", "the reply is empty")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise HandoffError(f"the reply is longer than {MAX_MESSAGE_CHARS} characters")
+            raise HandoffError("too_long", f"the reply is longer than {MAX_MESSAGE_CHARS} characters")
         with self.db.session() as s:
             row = self._open_row(s, reference)
             if row.kind != "live":
-                raise HandoffError(f"{reference} is a case: answer it by {row.contact_kind or 'phone'}")
+                raise HandoffError("is_case", f"{reference} is a case: answer it by {row.contact_kind or 'phone'}")
             if row.status == "open":
                 row.status, row.handled_by, row.claimed_at = "claimed", username, _aware(now)
                 self._queue_message(s, row, "joined", "", username, now)

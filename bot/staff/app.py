@@ -61,6 +61,14 @@ ERRORS = {
     "csrf": "Skjemaet var for gammalt. Prøv igjen.",
     "locked": "For mange feil forsøk. Vent eit kvarter og prøv igjen.",
 }
+# Why the store refused a claim, reply or close (HandoffError.reason).
+REFUSALS = {
+    "unknown": "Fann ikkje saka.",
+    "closed": "Saka er alt lukka.",
+    "empty": "Svaret er tomt.",
+    "too_long": "Svaret er for langt (høgst 4000 teikn).",
+    "is_case": "Dette er ei sak, ikkje ein chat: svar innbyggjaren på e-post eller telefon.",
+}
 
 
 class LoginLimiter:
@@ -309,7 +317,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         return render("case.html", staff=request.ctx.staff, now=clock.now(), item=item, lines=lines,
                       transcript_error=transcript_error, messages=store.messages(reference),
                       notice=NOTICES.get(request.args.get("done", ""), ""),
-                      error=request.args.get("error", "")[:200])
+                      error=REFUSALS.get(request.args.get("error", ""), ""))
 
     def back(reference: str, done: str = "", error: str = "") -> response.HTTPResponse:
         query = f"?done={done}" if done else f"?error={quote(error)}" if error else ""
@@ -320,7 +328,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         try:
             item = store.claim(reference, request.ctx.staff.username, now=clock.now())
         except HandoffError as exc:
-            return back(reference, error=str(exc))
+            return back(reference, error=exc.reason)
         if item.kind == "live":
             await deliver(item.conversation_id)
         return back(reference, "claimed")
@@ -331,7 +339,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
             message = store.add_staff_message(reference, request.ctx.staff.username,
                                               str(request.form.get("text", "")), now=clock.now())
         except HandoffError as exc:
-            return back(reference, error=str(exc))
+            return back(reference, error=exc.reason)
         delivered = await deliver(message.conversation_id)
         return back(reference, "sent" if delivered else "stored")
 
@@ -340,7 +348,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         try:
             item = store.close(reference, request.ctx.staff.username, now=clock.now())
         except HandoffError as exc:
-            return back(reference, error=str(exc))
+            return back(reference, error=exc.reason)
         delivered = await deliver(item.conversation_id) if item.kind == "live" else True
         return back(reference, "closed" if delivered else "closed_stored")
 
