@@ -54,6 +54,26 @@ def rss_mb(pid: int | None = None, children: bool = False) -> float:
     return round(total / 2**20, 1)
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds used so far by each process (with its children).
+
+    CPU time per message is what a message costs, whatever else the machine is doing;
+    wall-clock latency also contains the wait for a busy CPU.
+    """
+    used = {}
+    for name, pid in pids.items():
+        try:
+            proc = psutil.Process(pid)
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
+            used[name] = total
+        except psutil.Error:
+            pass
+    return used
+
+
 def write_json(name: str, data: dict) -> Path:
     """Write one benchmark's results to bench/out/<name>.json and return the path."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)

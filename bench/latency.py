@@ -19,8 +19,8 @@ import uuid
 
 import httpx
 
-from bench.common import latency_summary, machine, write_json
-from bench.servers import GREETINGS, knowledge_questions, running_stack
+from bench.common import cpu_seconds, latency_summary, machine, write_json
+from bench.servers import GREETINGS, knowledge_questions, running_stack, server_pids
 
 
 def send(client: httpx.Client, url: str, sender: str, text: str) -> tuple[float, list]:
@@ -31,7 +31,7 @@ def send(client: httpx.Client, url: str, sender: str, text: str) -> tuple[float,
     return elapsed, response.json()
 
 
-def measure(url: str, n: int) -> dict:
+def measure(url: str, n: int, pids: dict[str, int]) -> dict:
     client = httpx.Client(timeout=60)
     first_s, first_reply = send(client, url, f"bench-first-{uuid.uuid4().hex[:8]}", "Hei")
     print(f"  first request: {first_s * 1000:.0f} ms", flush=True)
@@ -43,15 +43,20 @@ def measure(url: str, n: int) -> dict:
     for kind, texts in (("greeting", GREETINGS), ("knowledge", knowledge_questions())):
         times, empty = [], 0
         pairs = zip(itertools.cycle(senders), itertools.cycle(texts))
+        cpu_before = cpu_seconds(pids)
         for sender, text in itertools.islice(pairs, n):
             elapsed, reply = send(client, url, sender, text)
             times.append(elapsed)
             empty += not reply
+        cpu_after = cpu_seconds(pids)
         summary = latency_summary(times)
         summary["empty_replies"] = empty
+        summary["server_cpu_ms_per_message"] = {name: round((cpu_after[name] - cpu_before[name]) / n * 1000, 1)
+                                                for name in cpu_after if name in cpu_before}
         result[kind] = summary
         print(f"  {kind:<9}: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms "
-              f"({summary['count']} messages, {empty} empty replies)", flush=True)
+              f"({summary['count']} messages, {empty} empty replies); server CPU per message "
+              f"{summary['server_cpu_ms_per_message']} ms", flush=True)
     client.close()
     return result
 
@@ -60,15 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="timed messages per kind")
     parser.add_argument("--url", help="an already running Rasa server (default: start the servers)")
+    parser.add_argument("--pids", default="", help="with --url: name=pid,... of the server processes (CPU time)")
     args = parser.parse_args(argv)
     print("latency: one message through REST, client in its own process", flush=True)
     if args.url:
-        result = measure(args.url.rstrip("/"), args.n)
+        pids = {k: int(v) for k, v in (p.split("=") for p in args.pids.split(",") if p)}
+        result = measure(args.url.rstrip("/"), args.n, pids)
     else:
         started = time.perf_counter()
         with running_stack(["actions", "rasa"], progress=lambda line: None) as stack:
             print(f"  servers up in {time.perf_counter() - started:.0f} s", flush=True)
-            result = measure(stack.config.rasa_url, args.n)
+            result = measure(stack.config.rasa_url, args.n, server_pids(stack))
     result["machine"] = machine()
     print(f"latency: wrote {write_json('latency', result)}")
     return 0

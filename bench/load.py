@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-from bench.common import latency_summary, machine, write_json
+from bench.common import cpu_seconds, latency_summary, machine, write_json
 from bench.servers import GREETINGS, knowledge_questions, running_stack, server_pids
 
 THINK_S = (0.2, 0.8)        # pause between a citizen's messages
@@ -102,11 +102,13 @@ async def run_step(url: str, concurrency: int, seconds: float, pids: dict[str, i
     limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
     async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
         sampler = asyncio.create_task(sample_rss(pids, rss, stop))
+        cpu_before = cpu_seconds(pids)
         start = time.monotonic()
         deadline = start + seconds
         await asyncio.gather(*(citizen(client, url, step, deadline, concurrency * 1000 + i, questions)
                                for i in range(concurrency)))
         wall = time.monotonic() - start
+        cpu_after = cpu_seconds(pids)
         stop.set()
         await sampler
     all_times = [t for times in step.times.values() for t in times]
@@ -122,6 +124,8 @@ async def run_step(url: str, concurrency: int, seconds: float, pids: dict[str, i
         "latency": latency_summary(all_times),
         "knowledge_latency": latency_summary(step.times["knowledge"]),
         "greeting_latency": latency_summary(step.times["greeting"] + step.times["thanks"]),
+        "server_cpu_ms_per_message": round(sum(cpu_after.get(n, 0) - cpu_before.get(n, 0) for n in cpu_before)
+                                           / max(1, len(all_times)) * 1000, 1),
         "rss_mb": {name: {"start": round(v[0], 1), "max": round(max(v), 1), "end": round(v[-1], 1)}
                    for name, v in rss.items() if v},
     }

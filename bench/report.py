@@ -93,12 +93,19 @@ def section_nlu(data: dict | None, note: str) -> str:
     out = ["## NLU (intent cross-validation)", ""]
     if not data:
         return "\n".join(out + [note, ""])
-    report = data.get("intent_report") or data.get("report") or data
+    report = data.get("intents") or data.get("intent_report") or data
     rows = [[name, r.get("precision"), r.get("recall"), r.get("f1-score"), r.get("support")]
             for name, r in sorted(report.items())
             if isinstance(r, dict) and "f1-score" in r]
     if rows:
-        out += [_table(["intent", "precision", "recall", "F1", "support"], rows), ""]
+        out += [f"{data.get('folds', '?')}-fold cross-validation of config.yml; accuracy "
+                f"{_fmt(data.get('accuracy'))}.", "",
+                _table(["intent", "precision", "recall", "F1", "support"], rows), ""]
+    by_standard = data.get("by_standard")
+    if isinstance(by_standard, dict):
+        out += [_table(["standard", "examples", "accuracy", "macro F1"],
+                       [[k, v.get("examples"), v.get("accuracy"), v.get("macro_f1")] for k, v in by_standard.items()]),
+                ""]
     conf = data.get("out_of_scope") or data.get("out_of_scope_confusion")
     if isinstance(conf, dict):
         out += [f"out_of_scope predicted as: {conf.get('out_of_scope_predicted_as') or 'nothing else'}; real intents "
@@ -147,9 +154,13 @@ def section_latency(data: dict | None, note: str) -> str:
     if not data:
         return "\n".join(out + [note, ""])
     rows = [[kind, data[kind]["count"], data[kind]["p50_ms"], data[kind]["p95_ms"], data[kind]["p99_ms"],
-             data[kind]["max_ms"], data[kind].get("empty_replies")]
+             data[kind]["max_ms"], data[kind].get("empty_replies"), _cpu(data[kind].get("server_cpu_ms_per_message"))]
             for kind in ("greeting", "knowledge") if kind in data]
-    out += [_table(["messages", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "empty replies"], rows), "",
+    out += [_table(["messages", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "empty replies",
+                    "server CPU ms/message"], rows), "",
+            "Server CPU time per message (Rasa + action server, user + system) is the cost of a message "
+            "independent of other load on the machine; on an idle machine the latency of one message is "
+            "close to it.", "",
             f"First request after start (excluded above): {data.get('first_request_ms')} ms.", ""]
     out += ["Limits: a greeting costs NLU (DIET on 2 cores) + dialogue policies + the tracker store write; a "
             "knowledge question adds the HTTP call to the action server, the query embedding (e5-small, ~25 ms "
@@ -158,18 +169,31 @@ def section_latency(data: dict | None, note: str) -> str:
     return "\n".join(out)
 
 
+def _cpu(per_server: dict | None) -> str:
+    if not per_server:
+        return "–"
+    return f"{sum(per_server.values()):.0f} (" + ", ".join(f"{k} {v:.0f}" for k, v in per_server.items()) + ")"
+
+
 def section_load(data: dict | None, note: str) -> str:
     out = ["## Load: simulated citizens at rising concurrency", ""]
     if not data:
         return "\n".join(out + [note, ""])
     steps = data["steps"]
     rows = [[s["concurrency"], s["requests"], s["throughput_rps"], s["latency"]["p50_ms"], s["latency"]["p95_ms"],
-             s["latency"]["p99_ms"], s["knowledge_latency"]["p95_ms"], s["errors"],
+             s["latency"]["p99_ms"], s["knowledge_latency"]["p95_ms"], s["errors"], s.get("server_cpu_ms_per_message"),
              ", ".join(f"{n} {v['max']:.0f}" for n, v in s["rss_mb"].items())] for s in steps]
     out += [f"Each citizen: greeting, two knowledge questions, thanks, think time {data['think_time_s']} s, new "
             f"conversation id each time; {data['step_seconds']:.0f} s per step; timeout {data['timeout_s']:.0f} s.",
             "", _table(["citizens", "requests", "msg/s", "p50 ms", "p95 ms", "p99 ms", "knowledge p95 ms", "errors",
-                        "max RSS MiB"], rows), ""]
+                        "CPU ms/msg", "max RSS MiB"], rows), ""]
+    cpu = [s["server_cpu_ms_per_message"] for s in steps if s.get("server_cpu_ms_per_message")]
+    if cpu:
+        per_msg = sorted(cpu)[len(cpu) // 2]
+        cores = (data.get("machine") or {}).get("cpus") or 2
+        out += [f"Servers' CPU per answered message: median {per_msg:.0f} ms over the steps. With {cores} cores "
+                f"fully available to the servers, the CPU ceiling would be about {cores * 1000 / per_msg:.0f} "
+                "messages/s (an upper bound: Rasa uses about one core, so the real ceiling is lower).", ""]
     sat = data["saturation"]
     out += [f"**Saturation point:** {sat['concurrency'] or 'not reached'} concurrent citizens "
             f"({sat['reason']}; {sat['throughput_rps']} msg/s).", ""]

@@ -26,7 +26,7 @@ from bot.config import ROOT
 
 # name -> (extra args, extra args with --quick, time limit in seconds)
 OFFLINE = {
-    "search": ([], [], 900),
+    "search": ([], [], 1500),
     "language": ([], [], 600),
     "nlu": ([], ["--folds", "2"], 1800),
     "index_scale": ([], ["--sizes", "1000,10000", "--real", "300", "--queries", "50"], 1500),
@@ -55,6 +55,12 @@ def run_module(name: str, args: list[str], limit: int) -> dict:
     return {"status": status, "seconds": round(time.perf_counter() - start, 1)}
 
 
+def previous_run() -> dict:
+    """The last run's bench/results.json ({} if none): --only keeps the other results from it."""
+    path = BENCH_DIR / "results.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated benchmark names (default: all)")
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = stack.config.rasa_url
                 pids = ",".join(f"{n}={p}" for n, p in server_pids(stack).items())
                 for name, (full, quick, limit) in live.items():
-                    extra = ["--url", url] + (["--pids", pids] if name == "load" else [])
+                    extra = ["--url", url] + (["--pids", pids] if name in ("load", "latency") else [])
                     run_info["benchmarks"][name] = run_module(name, (quick if args.quick else full) + extra, limit)
         except Exception as error:  # a stack that cannot start must not hide the other results
             print(f"bench: the servers did not start: {error}", file=sys.stderr)
@@ -87,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, (full, quick, limit) in pick(AFTER).items():
         run_info["benchmarks"][name] = run_module(name, quick if args.quick else full, limit)
 
-    results, notes = {}, {}
+    previous = previous_run() if wanted else {}
+    results, notes = dict(previous.get("results", {})), {}
+    run_info["benchmarks"] = {**previous.get("run", {}).get("benchmarks", {}), **run_info["benchmarks"]}
     for name, info in run_info["benchmarks"].items():
         path = OUT_DIR / f"{name}.json"
         if path.exists() and path.stat().st_mtime >= started - 1:
             results[name] = json.loads(path.read_text(encoding="utf-8"))
-        else:
+        elif name not in results:
             notes[name] = f"Not measured in this run: bench.{name} {info['status']}."
     run_info["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (BENCH_DIR / "results.json").write_text(
