@@ -22,6 +22,8 @@ from typing import Container, Iterator
 
 # Letters only: digits, punctuation, emoji and symbols carry no evidence for nn vs nb.
 _WORD = re.compile(r"[^\W\d_]+")
+# Web and e-mail addresses are not prose either ("alver.kommune.no" is not the word "no").
+_ADDRESS = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+", re.IGNORECASE)
 # Longest input looked at; the first few thousand characters are ample evidence.
 MAX_CHARS = 4000
 # Longer "words" are not words (a URL slug, a held-down key) and would swamp the score.
@@ -31,7 +33,8 @@ CHAR_NGRAMS = (2, 3, 4, 5)
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens of `text` (letters only, NFKC-normalised)."""
-    found = _WORD.findall(unicodedata.normalize("NFKC", text[:MAX_CHARS]).lower())
+    text = _ADDRESS.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
+    found = _WORD.findall(text.lower())
     return [w for w in found if len(w) <= MAX_WORD]
 
 

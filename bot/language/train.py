@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
     parser.add_argument("--prune", type=float, default=0.01, help="drop weights smaller than this")
     parser.add_argument("--shared-cap", type=int, default=1_000_000, help="most times a shared word is added under both labels")
-    parser.add_argument("--threshold", type=float, default=0.5, help="|log-odds| below this answers None")
+    parser.add_argument("--threshold", type=float, default=0.6, help="|log-odds| below this answers None")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
     for name in ("train.tsv", "dev.tsv"):
