@@ -244,3 +244,26 @@ def test_apertium_missing_names_the_debian_packages(monkeypatch):
 def test_apertium_rejects_unknown_target():
     with pytest.raises(ValueError):
         apertium.convert(["Hei"], target="sv")
+
+
+def test_training_writes_a_model_that_detects(tmp_path):
+    """`bot.language.train` end to end on a handful of pairs (the real data stays in ../shared)."""
+    from bot.language import train
+
+    pairs = [
+        ("Jeg har ikke fått svar.", "Eg har ikkje fått svar."),
+        ("Hva koster det?", "Kva kostar det?"),
+        ("Hvordan søker jeg?", "Korleis søkjer eg?"),
+        ("Vi har ikke noe å melde.", "Vi har ikkje noko å melde."),
+        ("Hvor er kontoret?", "Kvar er kontoret?"),
+        ("Det er mulig å søke nå.", "Det er mogleg å søkje no."),
+        ("Barnehage i kommunen", "Barnehage i kommunen"),
+    ]
+    for name in ("train.tsv", "dev.tsv"):
+        (tmp_path / name).write_text("".join(f"{nb}\t{nn}\n" for nb, nn in pairs), encoding="utf-8")
+    out = tmp_path / "model.json"
+    assert train.main(["--data", str(tmp_path), "--out", str(out), "--variants", "1"]) == 0
+    model = Model.load(out)
+    assert model.detect("eg har ikkje fått svar").lang == "nn"
+    assert model.detect("jeg har ikke fått svar").lang == "nb"
+    assert train.main(["--data", str(tmp_path / "missing")]) == 2
