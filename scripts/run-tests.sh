@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: conversation tests (rasa test, in the Rasa virtualenv) and pytest (in the
 # action-server virtualenv; tests that need servers start them once per session through
-# the `servers` fixture in tests/conftest.py). Extra arguments go to pytest, e.g.
+# the `servers` fixture in tests/conftest.py). Arguments go to pytest (default: all of tests/), e.g.
 #   scripts/run-tests.sh -k language -x
 # Runs every part even when one fails; exits non-zero if any part failed.
 set -uo pipefail
@@ -38,7 +38,7 @@ part "conversation tests (tests/test_stories.yml)" "$code" "$((SECONDS - start))
 
 echo "==> pytest (tests/)"
 start=$SECONDS
-.venv/actions/bin/python -m pytest tests "$@"
+.venv/actions/bin/python -m pytest "$@"  # pytest.ini: testpaths = tests
 code=$?
 if [[ "$code" == 5 ]]; then
   part "pytest" 0 "no tests collected"
