@@ -28,13 +28,14 @@ RASA_MODEL     := models/rasa/kommunebot.tar.gz
 KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.html' \) 2>/dev/null)
 RASA_INPUTS    := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) $(wildcard bot/rasa_nlu/*.py bot/language/*.py bot/language/*.json)
 
-.PHONY: help install run test shell train bench bench-search bench-lang bench-nlu system-packages clean
+.PHONY: help install run test shell train train-lang bench bench-search bench-lang bench-nlu system-packages clean
 
 help:
 	@echo "make run     set up everything and start the bot (chat demo on http://localhost:8000/)"
 	@echo "make test    set up everything and run all tests"
 	@echo "make shell   talk to the bot in the terminal (rasa shell)"
 	@echo "make bench   run all benchmarks and write bench/REPORT.md"
+	@echo "make train-lang  retrain the Nynorsk/Bokmål detector (needs NB_NN_DATA)"
 	@echo "make clean   remove built artefacts (virtualenvs, models, databases)"
 
 install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages node_modules/.installed $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
@@ -78,6 +79,12 @@ $(RASA_MODEL): $(RASA_VENV)/.installed $(RASA_INPUTS)
 	@echo "==> Training the Rasa model (about a minute)"
 	@mkdir -p models/rasa
 	$(RASA) train --quiet --fixed-model-name kommunebot --out models/rasa
+
+# Retrain the Nynorsk/Bokmål detector (bot/language/model.json, committed) from parallel
+# sentences: NB_NN_DATA is a folder with train.tsv and dev.tsv (Bokmål<TAB>Nynorsk).
+NB_NN_DATA ?= ../shared/data/nb_nn
+train-lang: $(ACT_VENV)/.installed
+	$(PY) -m bot.language.train --data $(NB_NN_DATA)
 
 run: install train
 	$(KB) run
