@@ -153,16 +153,19 @@ class Searcher:
         bm_all = self.bm25.normalised_scores(query)
         ids, dense, bm = self.candidate_scores(query, vector, bm_all)
         fused = self.fuse(dense, bm, dense_weight)
-        order = np.argsort(-fused, kind="stable")
-        hits: list[Hit] = []
-        seen: set[int] = set()
-        seen_slots: set[tuple[str, int]] = set()
-        for j in order:
+        chosen: list[tuple[float, int]] = []
+        for j in np.argsort(-fused, kind="stable"):
             index, score = int(ids[j]), float(fused[j])
             if lang and self.passages[index].lang != lang:
                 variant = self._variant(index, lang, vector, bm_all, dense_weight)
                 if variant is not None:
                     index, score = variant[0], max(score, variant[1])
+            chosen.append((score, index))
+        chosen.sort(key=lambda item: -item[0])  # a variant may carry a higher score than its original
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        seen_slots: set[tuple[str, int]] = set()
+        for score, index in chosen:
             p = self.passages[index]
             slot = (p.page_id, p.position)
             if index in seen or slot in seen_slots:
