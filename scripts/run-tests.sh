@@ -31,8 +31,8 @@ start=$SECONDS
 # the stories), so no action server is needed here; pytest covers the live servers.
 .venv/rasa/bin/rasa test core --stories tests/test_stories.yml --model "$model" \
   --fail-on-prediction-errors --out "$results/stories" 2>&1 \
-  | grep -v -E "Warning|warn\(|declare_namespace|pkg_resources|^\s*$|it/s\]|Processed" \
-  | tail -n 40
+  | grep -E "rasa\.core\.test|Exception|Error|Failed|failed|story|^ *- |intent|action" \
+  | grep -v -E "Warning|warn\(|it/s\]|Processed" | tail -n 60
 code=${PIPESTATUS[0]}
 part "conversation tests (tests/test_stories.yml)" "$code" "$((SECONDS - start)) s; report: $results/stories"
 
