@@ -31,9 +31,10 @@ OFFLINE = {
     "nlu": ([], ["--folds", "2"], 1800),
     "index_scale": ([], ["--sizes", "1000,10000", "--real", "300", "--queries", "50"], 1500),
 }
+# latency first: its first request is the first the fresh servers answer.
 WITH_SERVERS = {
-    "e2e": ([], [], 900),
     "latency": ([], ["--n", "30"], 900),
+    "e2e": ([], [], 900),
     "load": ([], ["--steps", "1,5,10", "--seconds", "8"], 900),
 }
 AFTER = {"coldstart": ([], ["--skip-train"], 1800)}
