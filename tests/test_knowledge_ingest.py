@@ -74,6 +74,7 @@ def test_bad_inputs_are_skipped_with_reasons(tmp_path, monkeypatch):
     (tmp_path / "broken.md").write_text("---\ntitle: [unclosed\n---\nTekst\n", encoding="utf-8")
     (tmp_path / "locked.md").write_text("# Låst\n\nTekst.\n", encoding="utf-8")
     (tmp_path / ".hidden.md").write_text("# Skjult\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# Om mappa\n\nKorleis sidene er skrivne.\n", encoding="utf-8")
     real_read = Path.read_bytes
 
     def read_bytes(self):
@@ -92,6 +93,7 @@ def test_bad_inputs_are_skipped_with_reasons(tmp_path, monkeypatch):
         "binary.md": "binary file (contains NUL bytes)",
         "empty.md": "empty file",
         "locked.md": "cannot be read (permission denied)",
+        "README.md": "a README documents the folder; it is not a page",
         "tom.html": "no text on the page",
     }
 

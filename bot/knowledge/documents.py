@@ -146,6 +146,9 @@ def load_folder(root: Path) -> tuple[list[Page], list[Skipped]]:
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # hidden files and folders (.git, editor swap files)
+        if path.stem.lower() == "readme":
+            skipped.append(Skipped(rel, "a README documents the folder; it is not a page"))
+            continue
         try:
             pages.append(load_page(path, root))
         except PermissionError:
