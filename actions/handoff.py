@@ -44,7 +44,7 @@ CASE_CHANNEL = "email"  # a case left in the chat is promised like a written inq
 _store: HandoffStore | None = None
 
 
-def _handoffs() -> HandoffStore:
+def handoff_store() -> HandoffStore:
     """The store, opened on first use (and retried after a failure)."""
     global _store
     if _store is None:
@@ -165,7 +165,7 @@ class ActionStartLiveChat(Action):
             # The chat closed while the citizen decided, or "yes" came on a channel without live chat.
             return offer(dispatcher, tracker, domain, want="case")
         try:
-            entry = _handoffs().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
+            entry = handoff_store().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
                                                question=last_question(tracker.events), now=now,
                                                promised_by=chat.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
@@ -224,7 +224,7 @@ class ActionCreateCase(Action):
             return reset
         promise = availability(profile, CASE_CHANNEL, now)
         try:
-            case = _handoffs().create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
+            case = handoff_store().create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
                                            contact=contact, now=now, promised_by=promise.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc) + reset
@@ -239,7 +239,7 @@ class ActionCreateCase(Action):
 def _deliver_pending(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      include_end: bool) -> bool:
     """Send the conversation's waiting staff messages; True if an "ended" note was among them."""
-    store, now, ended = _handoffs(), clock.now(), False
+    store, now, ended = handoff_store(), clock.now(), False
     for message in store.pending_messages(tracker.sender_id):
         if message.kind == "ended" and not include_end:
             continue

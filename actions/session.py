@@ -1,15 +1,26 @@
-"""action_session_start: a new session starts in the municipality's default standard."""
+"""action_session_start: a new session starts in the municipality's default standard.
+
+A conversation that is with a person when its session expires stays paused: a citizen
+who waits more than the session expiration time for staff must not get the bot back.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from actions.common import LANGS, profile
+from actions.handoff import handoff_store
+from bot.handoff.db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class ActionSessionStart(Action):
@@ -26,5 +37,16 @@ class ActionSessionStart(Action):
         events += [SlotSet(name, value) for name, value in slots.items() if value is not None]
         if slots.get("language") not in LANGS:
             events.append(SlotSet("language", profile().default_language))
+        if _with_a_person(tracker.sender_id):
+            events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+def _with_a_person(conversation_id: str) -> bool:
+    """Whether the conversation has an open live chat (False when the store is down)."""
+    try:
+        return handoff_store().active_live_chat(conversation_id) is not None
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:
+        log.warning("Could not check for an open live chat: %s", exc)
+        return False

@@ -64,7 +64,9 @@ def test_rephrase_is_asked_once_then_the_miss_is_final(before, after, response):
     assert [m["response"] for m in dispatcher.messages] == [response]
 
 
-def test_session_start_sets_the_default_language_and_keeps_a_known_one():
+def test_session_start_sets_the_default_language_and_keeps_a_known_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setattr("actions.handoff._store", None)
     domain = {"session_config": {"carry_over_slots_to_new_session": True}}
     fresh = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker({}), domain))
     assert {"event": "slot", "name": "language", "value": profile().default_language, "timestamp": None} in fresh

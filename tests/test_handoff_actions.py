@@ -99,7 +99,7 @@ def test_live_chat_is_queued_and_the_bot_pauses(monkeypatch):
     assert payload["type"] == "handoff" and payload["state"] == "waiting" and payload["lang"] == "nn"
     assert payload["expected_by"].startswith("2026-11-23T10:05")
     assert "Ein person svarar deg innan 5 minutt." in payload["text"]
-    entry = handoff._handoffs().get(payload["reference"])
+    entry = handoff.handoff_store().get(payload["reference"])
     assert entry.kind == "live" and entry.question == "Kor mykje kostar SFO for søsken?"
     assert payload["reference"].startswith("ALV-2026-")
 
@@ -136,7 +136,7 @@ def test_case_created_after_hours_with_reference_and_promise(monkeypatch):
     assert payload["reference"] in payload["text"] and "fredag 2. april" in payload["text"]
     assert "ola@example.no" in payload["text"] and "56 37 50 00" in payload["text"]
     assert "Servicetorget i Knarvik" in payload["text"]
-    case = handoff._handoffs().get(payload["reference"])
+    case = handoff.handoff_store().get(payload["reference"])
     assert case.contact == Contact("email", "ola@example.no") and case.channel == "socketio"
     assert case.promised_by == clock.parse_moment("2027-04-02T15:00:00+02:00")
     assert SlotSet("case_question", None) in events
@@ -156,12 +156,12 @@ def test_cancelled_form_creates_nothing(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
     messages, _ = run(handoff.ActionCreateCase(), tracker("rest", "nn", slots={"case_question": "q"}))
     assert messages[0]["text"].startswith("Greitt, eg sender ikkje noko vidare.")
-    assert handoff._handoffs().open_items(clock.now()) == []
+    assert handoff.handoff_store().open_items(clock.now()) == []
 
 
 def test_relay_and_end_deliver_once_and_resume(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
-    store = handoff._handoffs()
+    store = handoff.handoff_store()
     now = clock.now()
     chat = store.open_live_chat("conv-9", channel="socketio", lang="nb", question="", now=now, promised_by=None)
     store.add_staff_message(chat.reference, "kari", "Hei! Jeg ser på saken.", now=now)
@@ -210,7 +210,7 @@ def test_yes_on_a_channel_without_live_chat_never_queues(monkeypatch):
     assert "ikkje her i Messenger" in messages[0]["text"]
     _, events = run(handoff.ActionStartLiveChat(), tracker("rest", "nn", text="ja", intent="affirm"))
     assert FollowupAction("case_form") in events and ConversationPaused() not in events
-    assert handoff._handoffs().open_items(clock.now()) == []
+    assert handoff.handoff_store().open_items(clock.now()) == []
 
 
 def test_no_to_the_live_chat_leaves_a_question_but_never_in_messenger(monkeypatch):
@@ -221,3 +221,16 @@ def test_no_to_the_live_chat_leaves_a_question_but_never_in_messenger(monkeypatc
     messages, events = run(handoff.ActionLeaveQuestion(), tracker("facebook", "nb", text="nei", intent="deny"))
     assert FollowupAction("case_form") not in events and "ikke her i Messenger" in messages[0]["text"]
     assert events[-1] == FollowupAction("action_listen")
+
+
+def test_a_new_session_during_a_live_chat_stays_paused(monkeypatch):
+    from actions.session import ActionSessionStart
+
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    store = handoff.handoff_store()
+    chat = store.open_live_chat("conv-5", channel="socketio", lang="nn", question="", now=clock.now(), promised_by=None)
+    events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker(sender="conv-5"), DOMAIN))
+    assert {"event": "pause", "timestamp": None} in events
+    store.close(chat.reference, "kari", now=clock.now())
+    events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker(sender="conv-5"), DOMAIN))
+    assert all(e["event"] != "pause" for e in events)
