@@ -145,12 +145,20 @@ def saturation(steps: list[dict]) -> dict:
             "throughput_rps": max(s["throughput_rps"] for s in steps)}
 
 
+def warm_up(endpoint: str, questions: list[str]) -> None:
+    """A few conversations first, so the first step does not pay for lazy loading in the servers."""
+    with httpx.Client(timeout=120) as client:
+        for i, text in enumerate(["Hei", *questions[:6], "takk"]):
+            client.post(endpoint, json={"sender": f"load-warm-{i % 2}", "message": text})
+
+
 def run_load(url: str, steps: list[int], seconds: float, pids: dict[str, int]) -> dict:
     host = urlsplit(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit(f"load: refusing to load {host}: this benchmark runs on loopback only.")
     endpoint = f"{url.rstrip('/')}/webhooks/rest/webhook"
     questions = knowledge_questions()
+    warm_up(endpoint, questions)
     results = []
     for concurrency in steps:
         row = asyncio.run(run_step(endpoint, concurrency, seconds, pids, questions))
