@@ -6,7 +6,7 @@ latency, load) share one set of real servers started here with bot.stack; the co
 benchmark starts its own afterwards. A benchmark whose module is missing or that fails is
 reported as such, and the rest still run.
 
-Run: python -m bench.run [--only search,load,...] [--quick]
+Run: python -m bench.run [--only search,load,...] [--quick] [--report-only]
 """
 
 from __future__ import annotations
@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated benchmark names (default: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes and short steps (a smoke run)")
+    parser.add_argument("--report-only", action="store_true", help="re-render REPORT.md from bench/results.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        previous = previous_run()
+        print(f"==> wrote {report.write(previous.get('results', {}), {}, previous.get('run', {})).relative_to(ROOT)}")
+        return 0
     wanted = set(args.only.split(",")) if args.only else None
     pick = lambda table: {n: v for n, v in table.items() if wanted is None or n in wanted}  # noqa: E731
     run_info: dict = {"machine": machine(), "quick": args.quick, "benchmarks": {}}
