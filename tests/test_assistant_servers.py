@@ -41,14 +41,37 @@ def bot_language(servers, replies) -> str | None:
     return detect(prose(servers.text(replies))).lang
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=[f"{q['lang']}-{q['text'][:40]}" for q in QUESTIONS])
-def test_citizen_question_gets_the_fact_in_the_citizens_standard(servers, question):
-    replies = servers.send(question["text"])
-    text = servers.text(replies)
-    assert re.search(question["expect"], text, re.IGNORECASE), (
-        f"expected /{question['expect']}/ (page {question['page']}) in the answer to {question['text']!r}:\n{text}")
-    assert bot_language(servers, replies) in (question["lang"], None), f"answered in the wrong standard:\n{text}"
-    assert detect(prose(text)).lang in (question["lang"], None), f"the answer text reads as the other standard:\n{text}"
+# The issue's floor: at least 40 questions in each standard answered with the right fact
+# in the right standard. Misses are printed so a drop can be read, not just counted.
+MIN_RIGHT_PER_STANDARD = 40
+
+
+def answer_languages(servers, replies) -> set:
+    """The standards the answer reads as (payload and text), without 'no evidence'."""
+    return {bot_language(servers, replies), detect(prose(servers.text(replies))).lang} - {None}
+
+
+def test_citizen_questions_get_the_fact_in_the_citizens_standard(servers):
+    report, right, wrong_standard = [], {"nn": 0, "nb": 0}, []
+    for q in QUESTIONS:
+        replies = servers.send(q["text"])
+        text = servers.text(replies)
+        langs = answer_languages(servers, replies)
+        asked_in = detect(q["text"]).lang
+        if asked_in and langs - {asked_in}:
+            # Answering a question that reads as Nynorsk in Bokmål (or back) is a bug.
+            wrong_standard.append(f"  {q['text']!r} reads as {asked_in}, answered {sorted(langs)}: {text[:160]!r}")
+        if not re.search(q["expect"], text, re.IGNORECASE):
+            report.append(f"  {q['lang']} {q['text']!r}: no /{q['expect']}/ (page {q['page']}) in {text[:160]!r}")
+        elif langs - {q["lang"]}:
+            report.append(f"  {q['lang']} {q['text']!r}: answered in {sorted(langs)}")
+        else:
+            right[q["lang"]] += 1
+    totals = {lang: sum(q["lang"] == lang for q in QUESTIONS) for lang in right}
+    summary = "\n".join([f"right: nn {right['nn']}/{totals['nn']}, nb {right['nb']}/{totals['nb']}"] + report)
+    print(summary)
+    assert not wrong_standard, "\n".join(["answered in the other standard:"] + wrong_standard)
+    assert min(right.values()) >= MIN_RIGHT_PER_STANDARD, summary
 
 
 SAME_QUESTION = [
