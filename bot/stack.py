@@ -111,6 +111,19 @@ def _healthy(url: str) -> bool:
         return False
 
 
+# Per-server defaults. One torch thread per query: on a small machine two threads for a
+# tiny query mostly spin, doubling CPU per question (bench/REPORT.md: p95 2.0 s -> 0.26 s
+# at 10 concurrent citizens on 2 cores). Set OMP_NUM_THREADS to override.
+PROCESS_ENV: dict[str, dict[str, str]] = {"actions": {"OMP_NUM_THREADS": "1"}}
+
+
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (systemd, docker stop) like Ctrl-C, so the servers are stopped too."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 class Stack:
     """The running servers of one Kommunebot installation."""
 
@@ -186,7 +199,8 @@ class Stack:
 
     def spawn(self, name: str, command: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+        env = {**PROCESS_ENV.get(name, {}), **self.env}  # the caller's environment wins
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
@@ -261,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
             setattr(config, key, Path(value) if key == "model" else value)
     config.staff = not args.no_staff
     stack = Stack(config)
+    _stop_on_sigterm()
     try:
         if args.shell:
             stack.check(["actions", "shell"])

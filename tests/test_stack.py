@@ -33,3 +33,18 @@ def test_missing_model_says_to_train(tmp_path):
         stack.check(["actions", "rasa"])
     with pytest.raises(StackError, match="make train"):
         stack.check(["actions", "shell"])
+
+
+def test_action_server_gets_one_torch_thread_unless_the_caller_chose(tmp_path, monkeypatch):
+    import sys
+
+    def thread_setting(stack: Stack) -> str:
+        stack.log_dir.mkdir(parents=True, exist_ok=True)
+        stack.spawn("actions", [sys.executable, "-c", "import os; print(os.environ['OMP_NUM_THREADS'])"])
+        stack.procs["actions"].wait(timeout=30)
+        return stack.log("actions").read_text().split()[-1]
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert thread_setting(Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)) == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert thread_setting(Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)) == "2"
