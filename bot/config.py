@@ -29,6 +29,7 @@ class Settings:
     municipality_file: Path
     var_dir: Path
     database_url: str
+    tracker_url: str
     rasa_url: str
     action_url: str
     staff_url: str
@@ -49,6 +50,9 @@ class Settings:
             municipality_file=_path("MUNICIPALITY_FILE", "municipality.yml"),
             var_dir=var_dir,
             database_url=os.environ.get("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{var_dir / 'kommunebot.db'}"),
+            # Rasa's conversations (tracker store): any SQLAlchemy URL.
+            tracker_url=os.environ.get("KOMMUNEBOT_TRACKER_URL", "").strip()
+            or f"sqlite:///{var_dir / 'rasa-tracker.db'}",
             rasa_url=os.environ.get("KOMMUNEBOT_RASA_URL", "http://127.0.0.1:5005"),
             action_url=os.environ.get("KOMMUNEBOT_ACTION_URL", "http://127.0.0.1:5055/webhook"),
             staff_url=os.environ.get("KOMMUNEBOT_STAFF_URL", "http://127.0.0.1:8000"),

@@ -24,8 +24,7 @@ SETTING = "KOMMUNEBOT_TRACKER_URL"
 
 def tracker_url() -> str:
     """The tracker store's SQLAlchemy URL (setting, or the default SQLite file)."""
-    url = os.environ.get(SETTING, "").strip()
-    return url or f"sqlite:///{settings().var_dir / 'rasa-tracker.db'}"
+    return settings().tracker_url
 
 
 def _prepare_sqlite_folder(url: str) -> None:

@@ -15,10 +15,10 @@ from bot.config import settings
 
 def default_tracker_url(database_url: str | None) -> str:
     """Where the Rasa server keeps conversations: KOMMUNEBOT_TRACKER_URL; else the database
-    given with --database-url; else var/rasa-tracker.db (the rule of bot/rasa_tracker.py's
-    tracker_url(), which imports Rasa and so cannot be imported here)."""
-    return (os.environ.get("KOMMUNEBOT_TRACKER_URL", "").strip() or database_url
-            or f"sqlite:///{settings().var_dir / 'rasa-tracker.db'}")
+    given with --database-url (one database for both); else the Rasa server's default."""
+    if database_url and not os.environ.get("KOMMUNEBOT_TRACKER_URL", "").strip():
+        return database_url
+    return settings().tracker_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
