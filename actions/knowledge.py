@@ -87,7 +87,7 @@ class ActionAnswerQuestion(Action):
             return self.not_found(dispatcher, tracker)
         best = hits[0]
         related = related_pages(hits, best, index.threshold)
-        dispatcher.utter_message(text=excerpt(best, question))
+        dispatcher.utter_message(text=excerpt(best, question, same_page=hits[1:], similarity=index.similarities))
         if best.machine_converted:
             dispatcher.utter_message(response="utter_answer_machine_converted")
         dispatcher.utter_message(response="utter_answer_source", title=best.title, url=best.url)

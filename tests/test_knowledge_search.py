@@ -96,6 +96,31 @@ def test_excerpt_keeps_whole_relevant_sentences():
     assert excerpt(hit, "legevakt", max_sentences=10) == text
 
 
+def test_excerpt_keeps_a_list_with_its_introduction():
+    text = ("Du kan få rettleiing på to måtar:\n- på telefon: ring 56 37 50 00\n- ved oppmøte: Havnevegen 41 A\n"
+            "Vakta tek ikkje avgjerd i saka. Eit svar frå vakta er ikkje eit vedtak. Ta med teikningar.")
+    hit = Hit(url="u", title="Byggesaksvakta", heading="", lang="nn", score=0.9, text=text, page_id="vakt")
+    short = excerpt(hit, "kan eg få rettleiing ved oppmøte", max_sentences=1)
+    assert short == "Du kan få rettleiing på to måtar:\n- på telefon: ring 56 37 50 00\n- ved oppmøte: Havnevegen 41 A"
+
+
+def test_excerpt_adds_the_fact_from_another_section_of_the_same_page():
+    def hit(heading, text, page_id="vakt"):
+        return Hit(url="u", title="Byggesaksvakta", heading=heading, lang="nn", score=0.9, text=text, page_id=page_id)
+
+    best = hit("Kvar?", "Byggesaksvakta er i Havnevegen 41 A.")
+    days = hit("Opningstider", "Tysdag og torsdag klokka 09–15.")
+    other_page = hit("Opningstider", "Måndag til fredag 08–16.", page_id="legevakt")
+
+    def similarity(query, texts):  # stands in for the embedding model
+        return [0.9 if "dag" in t.lower() else 0.5 for t in texts]
+
+    answer = excerpt(best, "kva dagar er byggesaksvakta open", same_page=[other_page, days], similarity=similarity)
+    assert answer == "Byggesaksvakta er i Havnevegen 41 A. Tysdag og torsdag klokka 09–15."
+    assert excerpt(best, "kvar er byggesaksvakta", same_page=[days],
+                   similarity=lambda q, texts: [0.9 if "Havnevegen" in t else 0.5 for t in texts]) == best.text
+
+
 def test_cli_json_output(capsys):
     args = ["search", "--index", str(site_index()), "--model", str(model_dir()), "--json", "-k", "2",
             "kva kostar byggjeløyve"]

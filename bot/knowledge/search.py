@@ -121,6 +121,15 @@ class Searcher:
         with self._encode_lock:
             return self.embedder.encode_queries([query])[0]
 
+    def similarities(self, query: str, texts: list[str]) -> list[float]:
+        """Cosine between `query` (as a query) and each of `texts` (as passages), for
+        ranking sentences of an answer (`bot.knowledge.answer.excerpt`)."""
+        if not texts:
+            return []
+        with self._encode_lock:
+            vectors = self.embedder.encode_passages(texts)
+        return [float(x) for x in vectors @ self.encode_query(query)]
+
     def candidate_scores(self, query: str, vector: np.ndarray | None = None,
                          bm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(passage indices, cosine, normalised BM25) for the union of both retrievers' top candidates."""
