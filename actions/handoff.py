@@ -38,6 +38,13 @@ from bot.service.eta import availability
 log = logging.getLogger(__name__)
 
 MIN_QUESTION_CHARS = 3
+# In the case form: intents that end it without a case, and intents that mean the citizen
+# asks something else instead of giving a contact (confident ones only: a mistyped
+# e-mail address must get a second chance, not end the form).
+CLOSING_INTENTS = {"deny", "thanks", "goodbye"}
+QUESTION_INTENTS = {"faq", "other_authority", "ask_contact", "ask_opening_hours", "ask_desk_locations",
+                    "bot_challenge"}
+MOVED_ON_CONFIDENCE = 0.8
 CASE_CHANNEL = "email"  # a case left in the chat is promised like a written inquiry
 
 
@@ -52,6 +59,11 @@ def handoff_store() -> HandoffStore:
         _store = HandoffStore(Database.from_settings(), prefix=reference_prefix(profile.name),
                               timezone=str(profile.timezone))
     return _store
+
+
+def _intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
 def _channel(tracker: Tracker) -> str:
@@ -182,7 +194,14 @@ class ValidateCaseForm(FormValidationAction):
 
     @staticmethod
     def _cancel(tracker: Tracker, text: str) -> bool:
-        return wants_to_cancel(text) or (tracker.latest_message.get("intent") or {}).get("name") == "deny"
+        """The citizen says no, thanks or goodbye instead of answering: nothing is sent."""
+        return wants_to_cancel(text) or _intent(tracker)[0] in CLOSING_INTENTS
+
+    @staticmethod
+    def _moved_on(tracker: Tracker) -> bool:
+        """Asked for a contact, the citizen clearly asks something else: let them go."""
+        name, confidence = _intent(tracker)
+        return name in QUESTION_INTENTS and confidence >= MOVED_ON_CONFIDENCE
 
     async def validate_case_question(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
@@ -204,6 +223,8 @@ class ValidateCaseForm(FormValidationAction):
         if self._cancel(tracker, text):
             return {"case_contact": None, "requested_slot": None}
         contact = parse_contact(text)
+        if contact is None and self._moved_on(tracker):
+            return {"case_contact": None, "requested_slot": None}
         if contact is None:
             utter(dispatcher, domain, "utter_case_contact_invalid", language(tracker))
             return {"case_contact": None}

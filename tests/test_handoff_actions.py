@@ -125,6 +125,25 @@ def test_case_form_validation_reasks_and_normalises():
     assert slots == {"case_contact": None, "requested_slot": None}
 
 
+@pytest.mark.parametrize("slot,text,intent", [
+    ("case_question", "takk for hjelpa", "thanks"),
+    ("case_question", "nei, det går fint", "deny"),
+    ("case_contact", "ha det", "goodbye"),
+    ("case_contact", "hvordan melder jeg flytting?", "other_authority"),
+    ("case_contact", "er du ein robot?", "bot_challenge"),
+])
+def test_case_form_lets_the_citizen_go_instead_of_trapping_them(slot, text, intent):
+    messages, slots = validate(slot, text, tracker(text=text, intent=intent))
+    assert slots == {slot: None, "requested_slot": None} and messages == []
+
+
+def test_an_unsure_or_mistyped_contact_is_asked_again():
+    mistyped = tracker(text="ola@example", intent="faq")
+    mistyped.latest_message["intent"]["confidence"] = 0.5
+    messages, slots = validate("case_contact", "ola@example", mistyped)
+    assert slots == {"case_contact": None} and "e-postadresse" in messages[0]["text"]
+
+
 def test_case_created_after_hours_with_reference_and_promise(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", WEDNESDAY_BEFORE_EASTER)
     slots = {"case_question": "Kan eg få utsett betalinga?", "case_contact": "email:ola@example.no"}
