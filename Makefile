@@ -40,18 +40,18 @@ help:
 
 install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages node_modules/.installed $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
 
-$(RASA_VENV)/.installed: requirements/rasa.txt scripts/find-python.sh
+$(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa.lock scripts/find-python.sh
 	@echo "==> Rasa server virtualenv (Python 3.10): $(RASA_VENV)"
 	@py=$$(scripts/find-python.sh 3.10) && [[ -x $(RASA_VENV)/bin/python ]] || $$py -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip==24.3.1
-	$(RASA_VENV)/bin/pip install --quiet -r requirements/rasa.txt
+	$(RASA_VENV)/bin/pip install --quiet -r requirements/rasa.txt -c requirements/rasa.lock
 	@touch $@
 
-$(ACT_VENV)/.installed: requirements/actions.txt requirements/dev.txt scripts/find-python.sh
+$(ACT_VENV)/.installed: requirements/actions.txt requirements/dev.txt requirements/actions.lock scripts/find-python.sh
 	@echo "==> Action server virtualenv (Python 3.11): $(ACT_VENV)"
 	@py=$$(scripts/find-python.sh 3.11) && [[ -x $(ACT_VENV)/bin/python ]] || $$py -m venv $(ACT_VENV)
 	$(ACT_VENV)/bin/pip install --quiet --upgrade pip==24.3.1
-	$(ACT_VENV)/bin/pip install --quiet -r requirements/actions.txt -r requirements/dev.txt
+	$(ACT_VENV)/bin/pip install --quiet -r requirements/actions.txt -r requirements/dev.txt -c requirements/actions.lock
 	@touch $@
 
 # axe-core for the widget's accessibility tests (the widget itself needs no npm).
