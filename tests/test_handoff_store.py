@@ -1,4 +1,8 @@
-"""The handoff store on SQLite (always) and PostgreSQL (when KOMMUNEBOT_TEST_POSTGRES_URL is set)."""
+"""The handoff store on SQLite and on PostgreSQL.
+
+PostgreSQL is KOMMUNEBOT_TEST_POSTGRES_URL when set, else a throw-away cluster started
+from Debian's postgresql package (installed by `make install`) for this module.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sqlalchemy import create_engine, text
 from bot.handoff.contact import Contact
 from bot.handoff.db import Database, DatabaseUnavailable
 from bot.handoff.store import HandoffError, HandoffStore, reference_prefix
+from tests.scaleout_services import PG_BIN, Postgres
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 POSTGRES_URL = os.environ.get("KOMMUNEBOT_TEST_POSTGRES_URL")
@@ -28,13 +33,27 @@ def _fresh_postgres_schema(url: str) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
+@pytest.fixture(scope="module")
+def postgres_url():
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        return
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL is not installed ({PG_BIN}): apt-get install postgresql, "
+                    "or set KOMMUNEBOT_TEST_POSTGRES_URL")
+    server = Postgres().start()
+    try:
+        server.create_database("handoff_test")
+        yield server.url("handoff_test")
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'handoff.db'}"
-    if not POSTGRES_URL:
-        pytest.skip("set KOMMUNEBOT_TEST_POSTGRES_URL to test on PostgreSQL")
-    return _fresh_postgres_schema(POSTGRES_URL)
+    return _fresh_postgres_schema(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
