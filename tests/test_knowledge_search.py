@@ -147,3 +147,12 @@ def test_cli_batch_and_text_output(tmp_path, capsys):
 def test_cli_without_question_explains_usage(capsys):
     assert cli_main(["search", "--index", str(site_index())]) == 2
     assert "give a question" in capsys.readouterr().err
+
+
+def test_synonyms_are_searched_as_one_term():
+    from bot.knowledge.bm25 import terms
+
+    assert terms("blir bosset henta") == terms("blir søpla henta") == terms("blir avfallet henta")
+    assert terms("på ein raud dag") == terms("på ein heilagdag") == terms("på røde dager")
+    assert terms("ein raud bil") != terms("ein heilagdag bil")  # a word with other meanings only in its phrase
+    assert terms("ka koster det") == terms("kva koster det")  # chat spellings of function words

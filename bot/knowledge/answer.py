@@ -49,14 +49,13 @@ def _line_similarity(query: str, title: str, texts: list[str], similarity: Simil
 
 def excerpt(hit, query: str, max_sentences: int = 3, same_page: Sequence = (),
             similarity: Similarity | None = None) -> str:
-    """The most relevant whole sentences of `hit.text`, and of `same_page` (other hits of the
-    same page, e.g. its other sections in the result list), at most `max_sentences`.
+    """The sentences of `hit.text` that answer `query`, in page order.
 
-    Sentences are ranked by the query's stemmed terms they (or their heading) share and,
-    given `similarity`, by how close they are in meaning; lists stay whole. A short best
-    passage (one sentence more than `max_sentences` at most) is kept whole, and the best
-    sentence of another section is added when it scores about as well as its best. The
-    result is in page order."""
+    Sentences are ranked by how close they are in meaning (given `similarity`) and by the
+    query's stemmed terms they or their heading share; lists stay whole. A long passage
+    gives its lead sentence and its best others (`max_sentences` in all). A short passage
+    (at most one sentence more) is kept whole, and the best sentence of `same_page` (other
+    hits of the same page: its other sections) is added when it scores about as well."""
     if not query.strip():
         return hit.text.strip()
     passages = [hit] + [h for h in same_page if h.page_id == hit.page_id and h.lang == hit.lang
@@ -75,15 +74,13 @@ def excerpt(hit, query: str, max_sentences: int = 3, same_page: Sequence = (),
     score = [m + weight * o for m, o in zip(meaning, overlap)]
     ranked = sorted(range(len(candidates)), key=lambda i: (-score[i], candidates[i][0], candidates[i][1]))
     own = [i for i in range(len(candidates)) if candidates[i][0] == 0]
-    chosen: list[int]
     short = len(hit.text.split()) <= SHORT_PASSAGE_WORDS and len(own) <= max_sentences + 1
-    if short or len(own) <= max_sentences:
-        chosen = list(own)
-        best_own = max(score[i] for i in own)
-        chosen += [i for i in ranked if candidates[i][0] > 0 and score[i] >= best_own - SAME_PAGE_MARGIN][:1]
-    else:
-        chosen = ranked[:max_sentences]
-        if not any(candidates[i][0] == 0 for i in chosen):
-            chosen[-1] = min(own, key=lambda i: ranked.index(i))
+    if len(own) > max_sentences and not short:
+        # A long passage: its lead sentence (what its heading promises) and its best others.
+        others = [i for i in ranked if candidates[i][0] == 0 and i != own[0]][:max_sentences - 1]
+        return " ".join(candidates[i][2] for i in sorted([own[0]] + others))
+    # A short passage is kept whole; the fact may be in the next section of the page.
+    best_own = max(score[i] for i in own)
+    chosen = own + [i for i in ranked if candidates[i][0] > 0 and score[i] >= best_own - SAME_PAGE_MARGIN][:1]
     chosen.sort(key=lambda i: (candidates[i][0] > 0, candidates[i][0], candidates[i][1]))
     return " ".join(candidates[i][2] for i in chosen)

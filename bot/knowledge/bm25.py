@@ -14,6 +14,8 @@ from collections import Counter
 
 import numpy as np
 
+from bot.knowledge.synonyms import load as load_synonyms
+
 K1 = 1.2
 B = 0.75
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -23,7 +25,8 @@ og i er det som på å til av for med at ein en ei eit et den dei de du eg jeg v
 meg han ho hun seg sin si sitt sine har hadde var vere være vera blir vert kan skal vil må
 kor korleis kva kven kvar hvor hvordan hva hvem hvilken kva for om frå fra ved etter over
 under ikkje ikke så men eller når då da no nå også òg berre bare mitt min mi mine dykk dere
-""".split())
+ka kæ ke koss kossen åssen va æ je mæ dæ sæ dokker dokk dåkk ikkj ikje itj
+""".split())  # the last line: chat and dialect spellings of the same function words
 
 _stem_lock = threading.Lock()
 _stemmer = None
@@ -40,15 +43,19 @@ def _stem(words: list[str]) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed tokens."""
-    words = [w for w in TOKEN.findall(text.lower()) if w not in STOPWORDS and (len(w) >= 2 or not w.isdigit())]
-    return _stem(words)
+    """Lower-cased, stop-word-free, stemmed tokens; synonyms as their group's term."""
+    synonyms = load_synonyms(_stem)
+    words = [w for w in TOKEN.findall(synonyms.rewrite_phrases(text))
+             if w not in STOPWORDS and (len(w) >= 2 or not w.isdigit())]
+    return synonyms.canonical(_stem(words))
 
 
 class BM25:
     """An inverted index over passages; `scores(query)` returns one score per passage."""
 
     def __init__(self, doc_terms: list[list[str]]):
+        canonical = load_synonyms(_stem).canonical  # also for indexes built before a synonym was added
+        doc_terms = [canonical(tokens) for tokens in doc_terms]
         self.n_docs = len(doc_terms)
         self.lengths = np.array([len(t) for t in doc_terms], dtype=np.float32)
         self.avg_length = float(self.lengths.mean()) if self.n_docs else 0.0
