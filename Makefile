@@ -26,6 +26,9 @@ EMBEDDING_DIR  := models/embeddings/multilingual-e5-small
 INDEX_DIR      := models/knowledge
 RASA_MODEL     := models/rasa/kommunebot.tar.gz
 KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.html' \) 2>/dev/null)
+# The index is rebuilt (incrementally: unchanged passages keep their vectors) when the
+# content or the code that reads, chunks and indexes it changes.
+INDEX_CODE     := $(wildcard bot/knowledge/*.py bot/knowledge/*.yml)
 RASA_INPUTS    := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) $(wildcard bot/rasa_nlu/*.py bot/language/*.py bot/language/*.json)
 
 .PHONY: help install run test shell train train-lang bench bench-search bench-lang bench-nlu system-packages clean
@@ -69,7 +72,7 @@ $(EMBEDDING_DIR)/.built: $(ACT_VENV)/.installed
 	$(KB) build-model --out $(EMBEDDING_DIR)
 	@touch $@
 
-$(INDEX_DIR)/manifest.json: $(EMBEDDING_DIR)/.built $(KNOWLEDGE)
+$(INDEX_DIR)/manifest.json: $(EMBEDDING_DIR)/.built $(KNOWLEDGE) $(INDEX_CODE)
 	@echo "==> Knowledge index from knowledge/ -> $(INDEX_DIR)"
 	$(KB) index --source knowledge --out $(INDEX_DIR)
 

@@ -105,8 +105,8 @@ def test_excerpt_keeps_a_list_with_its_introduction():
 
 
 def test_excerpt_adds_the_fact_from_another_section_of_the_same_page():
-    def hit(heading, text, page_id="vakt"):
-        return Hit(url="u", title="Byggesaksvakta", heading=heading, lang="nn", score=0.9, text=text, page_id=page_id)
+    def hit(heading, text, page_id="vakt", score=0.9):
+        return Hit(url="u", title="Byggesaksvakta", heading=heading, lang="nn", score=score, text=text, page_id=page_id)
 
     best = hit("Kvar?", "Byggesaksvakta er i Havnevegen 41 A.")
     days = hit("Opningstider", "Tysdag og torsdag klokka 09–15.")
@@ -117,8 +117,28 @@ def test_excerpt_adds_the_fact_from_another_section_of_the_same_page():
 
     answer = excerpt(best, "kva dagar er byggesaksvakta open", same_page=[other_page, days], similarity=similarity)
     assert answer == "Byggesaksvakta er i Havnevegen 41 A. Tysdag og torsdag klokka 09–15."
-    assert excerpt(best, "kvar er byggesaksvakta", same_page=[days],
+    days_ranked_lower = hit("Opningstider", "Tysdag og torsdag klokka 09–15.", score=0.8)
+    assert excerpt(best, "kvar er byggesaksvakta", same_page=[days_ranked_lower],
                    similarity=lambda q, texts: [0.9 if "Havnevegen" in t else 0.5 for t in texts]) == best.text
+
+
+def test_a_short_lead_takes_the_section_the_search_ranks_as_high():
+    """The page's one-line lead wins by a hair; the section with the numbers joins it, even
+    when a side remark elsewhere on the page is closer in meaning sentence by sentence."""
+    def hit(heading, text, score):
+        return Hit(url="u", title="Søskenmoderasjon i SFO", heading=heading, lang="nn", score=score, text=text,
+                   page_id="sfo")
+
+    lead = hit("", "Har du meir enn eitt barn i SFO, betaler du mindre for søsken.", 0.9895)
+    amounts = hit("Så mykje moderasjon får du", "Barn nummer to får 30 prosent moderasjon. "
+                  "For det første barnet betaler du full pris.", 0.9885)
+    invoice = hit("Feil på fakturaen?", "Trur du søskenmoderasjonen manglar, må du kontakte oss.", 0.9723)
+
+    def similarity(query, texts):  # the side remark shares the query's key word
+        return [0.9 if "søskenmoderasjonen" in t else 0.8 for t in texts]
+
+    answer = excerpt(lead, "kor mykje søskenmoderasjon får eg", same_page=[amounts, invoice], similarity=similarity)
+    assert "30 prosent" in answer and answer.startswith(lead.text) and "fakturaen" not in answer
 
 
 def test_cli_json_output(capsys):

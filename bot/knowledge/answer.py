@@ -21,6 +21,10 @@ TERM_TIE_BREAK = 0.003
 # Another section's sentence joins a short answer when it scores at least this close to
 # the answer's own best sentence: the fact is often in the next section of the page.
 SAME_PAGE_MARGIN = 0.01
+# A short passage whose page has another section that the search ranks about as high
+# (calibrated scores within this margin): that whole section joins the answer, trimmed.
+# Sentence similarity alone picked a side remark over the section with the fact.
+SAME_PAGE_SCORE_MARGIN = 0.005
 
 
 def units(text: str) -> list[str]:
@@ -80,6 +84,9 @@ def excerpt(hit, query: str, max_sentences: int = 3, same_page: Sequence = (),
         others = [i for i in ranked if candidates[i][0] == 0 and i != own[0]][:max_sentences - 1]
         return " ".join(candidates[i][2] for i in sorted([own[0]] + others))
     # A short passage is kept whole; the fact may be in the next section of the page.
+    rival = next((p for p in passages[1:] if p.score >= hit.score - SAME_PAGE_SCORE_MARGIN), None)
+    if rival is not None:
+        return f"{hit.text.strip()} {excerpt(rival, query, max_sentences, similarity=similarity)}"
     best_own = max(score[i] for i in own)
     chosen = own + [i for i in ranked if candidates[i][0] > 0 and score[i] >= best_own - SAME_PAGE_MARGIN][:1]
     chosen.sort(key=lambda i: (candidates[i][0] > 0, candidates[i][0], candidates[i][1]))
