@@ -169,11 +169,12 @@ def section_latency(data: dict | None, note: str) -> str:
             f"server's work ({_fmt(knowledge_cpu.get('actions'))} ms CPU measured per question: query embedding "
             "with e5-small, BM25 over all passages, fusion and excerpt trimming), which dominates. Wall-clock "
             "percentiles above the CPU cost are waiting for a CPU that other work on the machine was using. "
-            "What moves it: one torch thread per action-server process (a one-off run on 2026-11-23 with "
-            "OMP_NUM_THREADS=1 for the servers: action-server CPU per question 265 -> 133 ms, knowledge p95 "
-            "2.0 s -> 0.26 s; two threads per tiny query only spin on a busy 2-core machine), ONNX int8 "
-            "for the query embedding (~3 ms per query in the embeddings notes), caching answers to frequent "
-            "questions, more cores.", ""]
+            "The action server already runs one torch thread per process (`kommunebot run` sets "
+            "OMP_NUM_THREADS=1: two threads per tiny query only spin on 2 cores). About 140 ms of the "
+            "action-server CPU is the excerpt ranking, which embeds the candidate sentences of the answer "
+            "page at question time. What moves it: embedding sentences once at index time (removes that "
+            "part), ONNX int8 for the query embedding (~3 ms per query in the embeddings notes), caching "
+            "answers to frequent questions, more cores.", ""]
     return "\n".join(out)
 
 
