@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -201,3 +202,15 @@ class ChannelApp:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self._log.close()
+
+
+@contextmanager
+def channel_app_with_fake_graph(log_dir: Path):
+    """A ChannelApp whose Graph API is a local fake that the test does not inspect."""
+    graph = FakeGraphAPI()
+    app = ChannelApp(graph.url, log_dir / "channels_app.log")
+    try:
+        yield app
+    finally:
+        app.close()
+        graph.close()

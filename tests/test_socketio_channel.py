@@ -15,16 +15,13 @@ import httpx
 import pytest
 import socketio
 
-from channels_support import ChannelApp, FakeGraphAPI, free_port, wait_for_port
+from channels_support import ChannelApp, FakeGraphAPI, channel_app_with_fake_graph, free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    graph = FakeGraphAPI()
-    server = ChannelApp(graph.url, tmp_path_factory.mktemp("socketio") / "channels_app.log")
-    yield server
-    server.close()
-    graph.close()
+    with channel_app_with_fake_graph(tmp_path_factory.mktemp("socketio")) as server:
+        yield server
 
 
 class Client:

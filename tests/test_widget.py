@@ -15,7 +15,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from channels_support import ARTIFACTS, ROOT, ChannelApp, FakeGraphAPI, StaticSite, chromium_path
+from channels_support import ARTIFACTS, ROOT, StaticSite, channel_app_with_fake_graph, chromium_path
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +35,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="module")
 def channel_app(tmp_path_factory):
-    graph = FakeGraphAPI()
-    app = ChannelApp(graph.url, tmp_path_factory.mktemp("widget") / "channels_app.log")
-    yield app
-    app.close()
-    graph.close()
+    with channel_app_with_fake_graph(tmp_path_factory.mktemp("widget")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
