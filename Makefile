@@ -31,11 +31,13 @@ KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.htm
 INDEX_CODE     := $(wildcard bot/knowledge/*.py bot/knowledge/*.yml)
 RASA_INPUTS    := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) $(wildcard bot/rasa_nlu/*.py bot/language/*.py bot/language/*.json)
 
-.PHONY: help install run test shell train train-lang bench bench-search bench-lang bench-nlu system-packages clean
+.PHONY: help install run test test-fast check shell train train-lang bench bench-search bench-lang bench-nlu system-packages clean
 
 help:
 	@echo "make run     set up everything and start the bot (chat demo on http://localhost:8000/)"
 	@echo "make test    set up everything and run all tests"
+	@echo "make test-fast  all tests but the browser and scale-out ones (day-to-day work)"
+	@echo "make check   lint (ruff), types (mypy), rasa data validate, import boundaries (< 2 min)"
 	@echo "make shell   talk to the bot in the terminal (rasa shell)"
 	@echo "make bench   run all benchmarks and write bench/REPORT.md"
 	@echo "make train-lang  retrain the Nynorsk/Bokmål detector (needs NB_NN_DATA)"
@@ -97,6 +99,20 @@ shell: install train
 
 test: install train
 	scripts/run-tests.sh
+
+test-fast: install train
+	scripts/run-tests.sh -m "not browser and not scaleout"
+
+# The fast gate (.ci/run runs it before `make test`): static checks only, no servers.
+check: $(RASA_VENV)/.installed $(ACT_VENV)/.installed
+	@echo "==> ruff"
+	$(ACT_VENV)/bin/ruff check bot actions bench tests
+	@echo "==> mypy (bot/, actions/)"
+	$(ACT_VENV)/bin/mypy bot actions
+	@echo "==> rasa data validate"
+	$(RASA) data validate --quiet
+	@echo "==> import boundaries (the Rasa server never reaches torch or retrieval code)"
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_boundary.py
 
 bench: install train
 	$(PY) -m bench.run

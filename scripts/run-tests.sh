@@ -41,7 +41,7 @@ start=$SECONDS
 .venv/actions/bin/python -m pytest "$@"  # pytest.ini: testpaths = tests
 code=$?
 if [[ "$code" == 5 ]]; then
-  part "pytest" 0 "no tests collected"
+  part "pytest" "$code" "no tests collected: check the arguments"
 else
   part "pytest" "$code" "$((SECONDS - start)) s"
 fi
