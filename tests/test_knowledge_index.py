@@ -112,3 +112,27 @@ def test_index_type_switches_to_hnsw_above_the_threshold():
     index = store.make_faiss(vectors, "hnsw")
     _, ids = index.search(vectors[:1], 1)
     assert ids[0][0] == 0
+
+
+def test_one_line_apertium_cannot_convert_does_not_cost_the_page_its_twin(monkeypatch):
+    """The failure seen on a real site: one odd line must not leave every page without its
+    other standard. That line keeps its source text, is not cached, and the build says so."""
+    from bot.knowledge import index_build
+    from bot.knowledge.documents import Page
+    from bot.language.apertium import Conversion
+
+    def fake_convert(texts, target):
+        return [Conversion(t, False) if "§§" in t else Conversion(t.replace("ikke", "ikkje"), True) for t in texts]
+
+    monkeypatch.setattr(index_build, "_load_converter", lambda: (fake_convert, None))
+    pages = [Page(page_id=f"p{i}", title=f"Side {i}", url=f"https://x.no/{i}", lang="nb",
+                  markdown=f"# Overskrift\n\nDet er ikke lov.\n\n- punkt §§ ikke\n- ikke {i}", source=f"nb/p{i}.md",
+                  checksum=str(i)) for i in range(3)]
+    cache: dict[str, str] = {}
+    converted, notes = index_build.convert_missing_standards(pages, cache, log=lambda m: None)
+    assert [p.lang for p in converted] == ["nn", "nn", "nn"] and all(p.machine_converted for p in converted)
+    assert "Det er ikkje lov." in converted[0].markdown
+    assert "- punkt §§ ikke" in converted[0].markdown  # kept as it was, prefix intact
+    assert "- ikkje 2" in converted[2].markdown
+    assert len(notes) == 1 and "could not convert 1 of" in notes[0] and "punkt §§ ikke" in notes[0]
+    assert not any("§§" in value for value in cache.values()) and len(cache) == 8  # every distinct line but one

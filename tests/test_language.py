@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -245,6 +246,77 @@ def test_apertium_batches_many_texts_in_one_call(monkeypatch):
     out = apertium.convert(texts, target="nn")
     assert len(calls) == 1 and len(out) == 50
     assert all(f"nummer {i}," in t and "eg" in t.split() for i, t in enumerate(out))
+
+
+MESSY = Path(__file__).resolve().parent / "fixtures" / "apertium" / "messy_nb.md"
+
+
+@needs_apertium
+def test_apertium_converts_messy_real_world_text_line_by_line(monkeypatch):
+    """Lists, tables, URLs, e-mail addresses, odd punctuation, markup, control and invisible
+    characters, empty lines: every line comes back in its place, in one Apertium call.
+    The file holds lines that made the old line-count alignment fail for the whole batch
+    ("### Juli er gratis" comes back as two lines in Apertium's text format)."""
+    calls = []
+    real_run = apertium.subprocess.run
+    monkeypatch.setattr(apertium.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    lines = MESSY.read_text(encoding="utf-8").split("\n")
+    out = apertium.convert_detailed(lines, target="nn")
+    assert len(calls) == 1 and len(out) == len(lines)
+    assert all(c.converted for c in out)
+    by_source = dict(zip(lines, (c.text for c in out)))
+    assert by_source["Søppelbilen kommer hver 2. uke. Papir og plast hentes hver 4. uke."].startswith("Søppelbilen kjem kvar 2. veke.")
+    assert by_source["- restavfall: hver 2. uke (onsdag)"] == "- restavfall: kvar 2. veke (onsdag)"
+    assert by_source["| Restavfall 140 l | 3 450,- | per år |"] == "| Restavfall 140 l | 3 450,- | per år |"
+    assert "postmottak@example.kommune.no" in by_source[next(l for l in lines if l.startswith("Ring 63"))]
+    assert "https://www.example.no/avfall/tømmekalender?adresse=Storgata%201&år=2027#kalender" in \
+        by_source[next(l for l in lines if l.startswith("Se https"))]
+    assert "ola.nordmann+avfall@example.no" in by_source[next(l for l in lines if l.startswith("E-post:"))]
+    assert by_source["### Juli er gratis"] == "### Juli er gratis"
+    assert "utan" in by_source["Ordet. nytt avsnitt uten stor bokstav"]
+    assert "frå ein e-post" in by_source[">> Sitert tekst fra en e-post."]
+    assert all("\n" not in c.text and "\r" not in c.text and "\u200b" not in c.text for c in out)
+    assert [c.text for c in out if not c.text] == [""] * sum(1 for l in lines if not l.strip())
+
+
+def test_apertium_one_unusable_line_keeps_its_source_and_loses_no_other(monkeypatch):
+    """Apertium drops, doubles or garbles one block: that text is retried alone, and if it
+    fails again it keeps its source text; every other text is converted from the batch."""
+    calls = []
+
+    def fake_run(args, input, **kwargs):
+        calls.append(input)
+        blocks = re.findall(r'<p id="kb(\d+)">(.*?)</p>', input)
+        out = []
+        for number, text in blocks:
+            if "ØDELAGT" in text:
+                continue  # the block never comes back
+            if "DOBBEL" in text:
+                out.append(f'<p id="kb{number}">{text} </p><p id="kb{number}">{text}</p>')
+                continue
+            out.append(f'<p id="kb{number}">{text.replace("ikke", "ikkje")}</p>')
+        return subprocess.CompletedProcess(args, 0, "\n".join(out) + "\n", "")
+
+    monkeypatch.setattr(apertium.shutil, "which", lambda name: "/usr/bin/apertium")
+    monkeypatch.setattr(apertium.subprocess, "run", fake_run)
+    texts = ["Jeg har ikke fått svar.", "ØDELAGT linje ikke", "", "Det er ikke sant.", "DOBBEL ikke", "1234"]
+    out = apertium.convert_detailed(texts, target="nn")
+    assert [c.text for c in out] == ["Jeg har ikkje fått svar.", "ØDELAGT linje ikke", "", "Det er ikkje sant.",
+                                     "DOBBEL ikke", "1234"]
+    assert [c.converted for c in out] == [True, False, True, True, False, True]
+    assert len(calls) == 3  # the batch, then each unusable text alone
+    assert apertium.convert(texts, target="nn")[3] == "Det er ikkje sant."
+
+
+def test_apertium_output_far_off_in_length_is_not_used(monkeypatch):
+    def fake_run(args, input, **kwargs):
+        blocks = re.findall(r'<p id="kb(\d+)">(.*?)</p>', input)
+        return subprocess.CompletedProcess(args, 0, "".join(f'<p id="kb{n}">{t} {t} {t}</p>' for n, t in blocks), "")
+
+    monkeypatch.setattr(apertium.shutil, "which", lambda name: "/usr/bin/apertium")
+    monkeypatch.setattr(apertium.subprocess, "run", fake_run)
+    out = apertium.convert_detailed(["Søppelbilen kommer hver fredag."], target="nn")
+    assert out == [apertium.Conversion("Søppelbilen kommer hver fredag.", False)]
 
 
 def test_apertium_missing_names_the_debian_packages(monkeypatch):

@@ -51,10 +51,10 @@ def _key(*parts: str) -> str:
 def _load_converter():
     """`bot.language.apertium.convert`, or None with the reason."""
     try:
-        from bot.language.apertium import convert
+        from bot.language.apertium import convert_detailed
     except ImportError as exc:
         return None, f"Apertium conversion unavailable ({exc})"
-    return convert, None
+    return convert_detailed, None
 
 
 _MARKUP = re.compile(r"^(\s*(?:#{1,6}\s+|[-*+]\s+|\d+\.\s+)?)(.*)$")
@@ -64,7 +64,9 @@ def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log
     """Machine-converted copies (nn <-> nb) of pages that exist in one standard only.
 
     Human-written pages always win: a page_id present in both standards is never converted.
-    Lines go to Apertium in one batch per target, with markup prefixes kept aside."""
+    Lines go to Apertium in one batch per target, with markup prefixes kept aside. A line
+    Apertium cannot convert keeps its source text (and is not cached, so the next build
+    tries again); the rest of the page, and every other page, is converted."""
     present: dict[str, set[str]] = {}
     for page in pages:
         present.setdefault(page.page_id, set()).add(page.lang or "")
@@ -80,6 +82,7 @@ def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log
     for page, target in todo:
         lines = [("", page.title)] + [_MARKUP.match(line).groups() for line in page.markdown.splitlines()]
         plans.append((page, target, lines))
+    notes: list[str] = []
     for target in STANDARDS:
         wanted = sorted({text for _, t, lines in plans if t == target for _, text in lines
                          if text.strip() and _key(target, text) not in cache})
@@ -89,15 +92,18 @@ def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log
                 outputs = convert(wanted, target)
             except Exception as exc:  # missing binary or pair: index without the copies
                 return [], [f"Apertium conversion failed ({exc}); pages in one standard only are not converted."]
-            if len(outputs) != len(wanted):
-                return [], [f"Apertium returned {len(outputs)} lines for {len(wanted)}; conversion skipped."]
-            cache.update({_key(target, src): out for src, out in zip(wanted, outputs)})
+            kept = [src for src, out in zip(wanted, outputs) if not out.converted]
+            cache.update({_key(target, src): out.text for src, out in zip(wanted, outputs) if out.converted})
+            if kept:
+                sample = "; ".join(repr(line[:60]) for line in kept[:3])
+                notes.append(f"Apertium could not convert {len(kept)} of {len(wanted)} line(s) to {target}; "
+                             f"they keep their source text ({sample}{' ...' if len(kept) > 3 else ''}).")
     converted = []
     for page, target, lines in plans:
         text = [prefix + (cache.get(_key(target, body), body) if body.strip() else body) for prefix, body in lines]
         converted.append(replace(page, title=text[0], markdown="\n".join(text[1:]), lang=target,
                                  machine_converted=True, meta={**page.meta, "converted_from": page.lang}))
-    return converted, []
+    return converted, notes
 
 
 def build_index(source: Path, out: Path, model: str, log: Log = _stderr, progress: bool = True) -> BuildReport:
