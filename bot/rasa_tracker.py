@@ -67,6 +67,9 @@ class UrlTrackerStore(RedactingSQLTrackerStore):
 
     def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None,
                  **kwargs: Any) -> None:
+        from bot import rasa_speed
+
+        rasa_speed.install()  # per-message cost fixes, before the first message (bot/rasa_speed.py)
         url = tracker_url()
         if "://" not in url:
             raise ValueError(f"{SETTING}={url!r} is not a database URL; use e.g. "
@@ -77,3 +80,31 @@ class UrlTrackerStore(RedactingSQLTrackerStore):
             kwargs.pop(ignored, None)
         # SQLTrackerStore uses `host` as the full URL when it contains "://".
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        if url.startswith("sqlite"):
+            _tune_sqlite(self.engine)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """Write-ahead log and no fsync per commit for the SQLite tracker store.
+
+    Rasa commits once per message; with SQLite's defaults (rollback journal, synchronous
+    FULL) each commit waits for the disk, a large part of a greeting's cost (bench/REPORT.md).
+    In WAL mode with synchronous=NORMAL a commit survives a crash of the process (not
+    necessarily a power cut), readers do not block the writer, and two Rasa processes on
+    one machine can share the file (a writer waits up to 30 s for the other's lock).
+    PostgreSQL (KOMMUNEBOT_TRACKER_URL) is unaffected."""
+    import sqlalchemy
+
+    sqlalchemy.event.listen(engine, "connect", _sqlite_pragmas)
+    with engine.connect() as connection:  # connections made before the listener existed
+        _sqlite_pragmas(connection.connection, None)
