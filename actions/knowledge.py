@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import language
+from actions.common import language, municipality
 from bot.knowledge.answer import excerpt
 from bot.knowledge.search import Hit, Searcher
 from bot.privacy import redact
@@ -27,16 +27,24 @@ MAX_RELATED = 2
 SEARCH_DEPTH = 8
 
 
-def searcher() -> Searcher:
-    """The knowledge index, loaded once per process (Searcher.load caches it)."""
-    return Searcher.load()
+def searcher(slug: str) -> Searcher:
+    """The municipality's knowledge index, loaded once per process (Searcher.load caches it)."""
+    return Searcher.load(slug)
 
 
 def _warm_up() -> None:
+    from bot.service.municipalities import registry
+
     try:
-        searcher()
-    except Exception:  # reported again, with what to do, on the first question
-        log.exception("Could not load the knowledge index at start-up")
+        slugs = registry().slugs
+    except Exception:
+        log.exception("Could not read the municipality profiles at start-up")
+        return
+    for slug in slugs:
+        try:
+            searcher(slug)
+        except Exception:  # reported again, with what to do, on the first question
+            log.exception("Could not load the knowledge index of %s at start-up", slug)
 
 
 _warm_up_once = threading.Lock()
@@ -77,7 +85,7 @@ class ActionAnswerQuestion(Action):
         question = (tracker.latest_message or {}).get("text") or ""
         lang = language(tracker)
         try:
-            index = searcher()
+            index = searcher(municipality(tracker))
             hits = index.search(question, k=SEARCH_DEPTH, lang=lang)
         except Exception:
             log.exception("Knowledge search failed for a question")

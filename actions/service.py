@@ -28,13 +28,13 @@ class ActionOpeningHours(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        lang = language(tracker)
-        phone_hours = profile().opening_hours.get("phone")
+        lang, here = language(tracker), profile(tracker)
+        phone_hours = here.opening_hours.get("phone")
         if phone_hours is not None:
             dispatcher.utter_message(response="utter_opening_hours", hours=schedule_text(phone_hours).get(lang))
-        if profile().service_desks:
-            dispatcher.utter_message(text=desk_list(profile()).get(lang))
-        dispatcher.utter_message(text=open_now(profile()).get(lang))
+        if here.service_desks:
+            dispatcher.utter_message(text=desk_list(here).get(lang))
+        dispatcher.utter_message(text=open_now(here).get(lang))
         return []
 
 
@@ -44,7 +44,7 @@ class ActionContact(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=contact_info(profile()).get(language(tracker)))
+        dispatcher.utter_message(text=contact_info(profile(tracker)).get(language(tracker)))
         return []
 
 
@@ -54,7 +54,7 @@ class ActionDeskLocations(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=desk_list(profile()).get(language(tracker)))
+        dispatcher.utter_message(text=desk_list(profile(tracker)).get(language(tracker)))
         return []
 
 
@@ -92,8 +92,9 @@ class ActionOtherAuthority(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         text = (tracker.latest_message or {}).get("text") or ""
-        authority = matching_authority(text, profile().other_authorities)
+        here = profile(tracker)
+        authority = matching_authority(text, here.other_authorities)
         if authority is None:
             return [FollowupAction("action_answer_question")]
-        dispatcher.utter_message(text=other_authority(profile(), authority.key).get(language(tracker)))
+        dispatcher.utter_message(text=other_authority(here, authority.key).get(language(tracker)))
         return []

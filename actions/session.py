@@ -1,4 +1,5 @@
-"""action_session_start: a new session starts in the municipality's default standard.
+"""action_session_start: a new session knows its municipality (the channel's metadata, else
+the slot carried over, else the default) and starts in that municipality's standard.
 
 A conversation that is with a person when its session expires stays paused: a citizen
 who waits more than the session expiration time for staff must not get the bot back.
@@ -16,15 +17,17 @@ from rasa_sdk.types import DomainDict
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import LANGS, profile
+from actions.common import LANGS, SLOT, requested_municipality
 from actions.handoff import handoff_store
+from bot.service.municipalities import UnknownMunicipality, registry
 from bot.handoff.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 
 class ActionSessionStart(Action):
-    """Start a session: carry over slots (session_config), set `language` if unknown."""
+    """Start a session: carry over slots (session_config), set `municipality` and, if
+    unknown, `language`."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -34,13 +37,28 @@ class ActionSessionStart(Action):
         events: list[EventType] = [SessionStarted()]
         carry_over = (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True)
         slots: dict[str, Any] = tracker.current_slot_values() if carry_over else {}
-        events += [SlotSet(name, value) for name, value in slots.items() if value is not None]
+        events += [SlotSet(name, value) for name, value in slots.items()
+                   if value is not None and name != SLOT]
+        profile = _municipality(tracker, slots.get(SLOT))
+        events.append(SlotSet(SLOT, profile.slug))
         if slots.get("language") not in LANGS:
-            events.append(SlotSet("language", profile().default_language))
+            events.append(SlotSet("language", profile.default_language))
         if _with_a_person(tracker.sender_id):
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+def _municipality(tracker: Tracker, carried: Any):
+    """The channel's municipality for this session, else the one carried over, else the default."""
+    reg = registry()
+    for slug in (requested_municipality(tracker), carried):
+        if slug:
+            try:
+                return reg.get(slug)
+            except UnknownMunicipality as exc:
+                log.warning("session of %s: %s; using the default", tracker.sender_id, exc)
+    return reg.default
 
 
 def _with_a_person(conversation_id: str) -> bool:

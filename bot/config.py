@@ -24,9 +24,15 @@ class Settings:
 
     models_dir: Path
     embedding_model: str
-    knowledge_dir: Path
-    index_dir: Path
-    municipality_file: Path
+    knowledge_dir: Path          # all content: knowledge/common/ and knowledge/<slug>/
+    index_dir: Path              # indexes: models/knowledge/<slug>/
+    municipalities_dir: Path     # profiles: municipalities/<slug>.yml
+    # One municipality from one file (KOMMUNEBOT_MUNICIPALITY_FILE): then knowledge_dir
+    # holds that municipality's own pages and index_dir its index (files may live outside
+    # the checkout). None: every profile in municipalities_dir.
+    municipality_file: Path | None
+    default_municipality: str    # slug; "" = the only one, or the first
+    common_knowledge_dir: Path | None  # national pages every municipality gets; None = none
     var_dir: Path
     database_url: str
     tracker_url: str
@@ -39,15 +45,27 @@ class Settings:
     def from_env(cls) -> "Settings":
         models_dir = _path("MODELS_DIR", "models")
         var_dir = _path("VAR_DIR", "var")
+        knowledge_dir = _path("KNOWLEDGE_DIR", "knowledge")
+        single = os.environ.get("KOMMUNEBOT_MUNICIPALITY_FILE", "").strip()
+        common = os.environ.get("KOMMUNEBOT_COMMON_KNOWLEDGE_DIR")
+        if common is None:  # default: <knowledge>/common, else the checkout's shared pages
+            common_dir: Path | None = knowledge_dir / "common"
+            if single and not common_dir.is_dir():
+                common_dir = ROOT / "knowledge" / "common"
+        else:  # set to "" for no common pages
+            common_dir = _path("COMMON_KNOWLEDGE_DIR", common) if common.strip() else None
         return cls(
             models_dir=models_dir,
             # A sentence-transformers model name or a folder; the default is built by `make install`.
             embedding_model=os.environ.get(
                 "KOMMUNEBOT_EMBEDDING_MODEL", str(models_dir / "embeddings" / "multilingual-e5-small")
             ),
-            knowledge_dir=_path("KNOWLEDGE_DIR", "knowledge"),
+            knowledge_dir=knowledge_dir,
             index_dir=_path("INDEX_DIR", "models/knowledge"),
-            municipality_file=_path("MUNICIPALITY_FILE", "municipality.yml"),
+            municipalities_dir=_path("MUNICIPALITIES_DIR", "municipalities"),
+            municipality_file=_path("MUNICIPALITY_FILE", single) if single else None,
+            default_municipality=os.environ.get("KOMMUNEBOT_DEFAULT_MUNICIPALITY", "").strip(),
+            common_knowledge_dir=common_dir,
             var_dir=var_dir,
             database_url=os.environ.get("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{var_dir / 'kommunebot.db'}"),
             # Rasa's conversations (tracker store): any SQLAlchemy URL.

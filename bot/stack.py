@@ -3,6 +3,7 @@ each answers its health check, print the addresses, and stop them all on Ctrl-C.
 
     bin/kommunebot run                      # make run
     bin/kommunebot run --shell              # make shell: action server + `rasa shell`
+    bin/kommunebot run --shell --municipality ullensaker   # make shell MUNICIPALITY=ullensaker
     bin/kommunebot run --rasa-port 5105 --action-port 5155 --staff-port 8100
 
 `Stack` is also what tests/conftest.py uses to start the real servers on test ports:
@@ -274,6 +275,18 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             setattr(config, key, Path(value) if key == "model" else value)
     config.staff = not args.no_staff
+    if args.municipality:
+        from bot.service.municipalities import UnknownMunicipality, registry
+        from bot.service.profile import ProfileError
+
+        try:
+            slug = registry().get(args.municipality).slug
+        except (UnknownMunicipality, ProfileError) as error:
+            print(f"kommunebot run: --municipality: {error}", file=sys.stderr)
+            return 2
+        # The default municipality of every server: what `rasa shell` (which sends no
+        # metadata) and channels without a municipality talk to.
+        config.env["KOMMUNEBOT_DEFAULT_MUNICIPALITY"] = slug
     stack = Stack(config)
     _stop_on_sigterm()
     try:
@@ -313,4 +326,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="trained Rasa model file or folder (default models/rasa)")
     parser.add_argument("--cors", help='origins allowed to call the Rasa server (default "*")')
     parser.add_argument("--no-staff", action="store_true", help="do not start the staff portal")
+    parser.add_argument("--municipality", metavar="SLUG",
+                        help="the default municipality (the one `--shell` talks to; default: the only or first)")
     parser.set_defaults(func=run)

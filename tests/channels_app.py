@@ -36,7 +36,7 @@ received: list[dict[str, str]] = []
 async def scripted_assistant(message: UserMessage) -> None:
     """Answer commands with the message kinds the real assistant sends."""
     received.append({"channel": message.input_channel or "", "sender": message.sender_id,
-                     "text": message.text or ""})
+                     "text": message.text or "", "municipality": (message.metadata or {}).get("municipality")})
     out, to, text = message.output_channel, message.sender_id, message.text or ""
     if text == "/html":
         await out.send_text_message(to, HOSTILE)

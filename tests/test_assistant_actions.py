@@ -10,15 +10,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import profile
+from bot.service.municipalities import registry
 from actions.knowledge import ActionAnswerQuestion, answer_payload, related_pages
 from actions.service import matching_authority
 from actions.session import ActionSessionStart
 from bot.knowledge.search import Hit
 
 
-def tracker(slots: dict | None = None, text: str = "", intent: str = "faq") -> Tracker:
-    return Tracker("t1", slots or {}, {"text": text, "intent": {"name": intent}, "entities": []}, [], False,
-                   None, {}, "action_listen")
+def tracker(slots: dict | None = None, text: str = "", intent: str = "faq", metadata: dict | None = None) -> Tracker:
+    return Tracker("t1", slots or {}, {"text": text, "intent": {"name": intent}, "entities": [],
+                                       "metadata": metadata or {}}, [], False, None, {}, "action_listen")
 
 
 @pytest.mark.parametrize("text,key", [
@@ -29,7 +30,7 @@ def tracker(slots: dict | None = None, text: str = "", intent: str = "faq") -> T
     ("kvar søkjer eg om pass?", None),
 ])
 def test_other_authority_is_matched_from_the_profile(text, key):
-    found = matching_authority(text, profile().other_authorities)
+    found = matching_authority(text, profile(tracker()).other_authorities)
     assert (found.key if found else None) == key
 
 
@@ -66,10 +67,12 @@ def test_rephrase_is_asked_once_then_the_miss_is_final(before, after, response):
 
 def test_session_start_sets_the_default_language_and_keeps_a_known_one(tmp_path, monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
-    monkeypatch.setattr("actions.handoff._store", None)
+    monkeypatch.setattr("actions.handoff._stores", {})
     domain = {"session_config": {"carry_over_slots_to_new_session": True}}
     fresh = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker({}), domain))
-    assert {"event": "slot", "name": "language", "value": profile().default_language, "timestamp": None} in fresh
+    default = registry().default
+    assert {"event": "slot", "name": "language", "value": default.default_language, "timestamp": None} in fresh
+    assert {"event": "slot", "name": "municipality", "value": default.slug, "timestamp": None} in fresh
     assert fresh[0]["event"] == "session_started" and fresh[-1]["name"] == "action_listen"
     kept = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker({"language": "nb"}), domain))
     assert [e["value"] for e in kept if e.get("name") == "language"] == ["nb"]
@@ -87,3 +90,22 @@ def test_feedback_is_stored_redacted(tmp_path, monkeypatch):
     with store.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT question FROM answer_feedback WHERE helpful = 0").scalar()
     assert "912" not in stored and "sfo" in stored
+
+
+def test_session_start_takes_the_municipality_from_the_channels_metadata(tmp_path, monkeypatch):
+    """The slug the channel put on the first message (Rasa's session_started_metadata) wins
+    over the one carried over; the start standard is that municipality's."""
+    from tests.test_municipalities import ALVER, bokmal_profile, write_profiles
+
+    folder = write_profiles(tmp_path / "m", alver=ALVER, testby=bokmal_profile())
+    monkeypatch.setenv("KOMMUNEBOT_MUNICIPALITIES_DIR", str(folder))
+    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setattr("actions.handoff._stores", {})
+    domain = {"session_config": {"carry_over_slots_to_new_session": True}}
+    started = tracker({"municipality": "alver", "session_started_metadata": {"municipality": "testby"}})
+    events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), started, domain))
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["municipality"] == "testby" and slots["language"] == "nb"
+    assert profile(tracker({"municipality": "testby"})).name == "Testby kommune"
+    assert profile(tracker(metadata={"municipality": "testby"})).slug == "testby"
+    assert profile(tracker({"municipality": "gone"})).slug == "alver"   # a removed profile: the default

@@ -26,9 +26,9 @@ WEDNESDAY_BEFORE_EASTER = "2027-03-24T16:00:00+01:00"  # after closing, the day 
 @pytest.fixture(autouse=True)
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
-    monkeypatch.setattr(handoff, "_store", None)
+    monkeypatch.setattr(handoff, "_stores", {})  # one store per municipality
     yield
-    handoff._store = None
+    handoff._stores.clear()
 
 
 def tracker(channel: str = "socketio", lang: str = "nn", slots: dict | None = None, text: str = "hei",

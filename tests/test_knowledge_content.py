@@ -1,4 +1,4 @@
-"""The municipality's knowledge pages and the question sets that refer to them.
+"""Alver's knowledge pages (knowledge/alver/) and the question sets that refer to them.
 
 These checks keep content edits honest: every page has the front matter the index and
 the answers rely on, human-written pages come in both written standards (or are listed
@@ -19,6 +19,7 @@ from bot.language import detect
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
+ALVER = KNOWLEDGE / "alver"  # the question sets in tests/data are about Alver
 DATA = ROOT / "tests" / "data"
 REQUIRED = ("title", "url", "lang", "topic", "checked", "source")
 
@@ -31,7 +32,7 @@ def _front_matter(path: Path) -> tuple[dict, str]:
 
 
 def _pages(lang: str) -> dict[str, Path]:
-    return {p.stem: p for p in sorted((KNOWLEDGE / lang).glob("*.md"))}
+    return {p.stem: p for p in sorted((ALVER / lang).glob("*.md"))}
 
 
 NN, NB = _pages("nn"), _pages("nb")

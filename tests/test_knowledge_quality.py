@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bench.search import DEV, answerable_metrics, load_questions, retrieval_metrics
-from bot.config import settings
 from bot.knowledge import store
 from bot.knowledge.index_build import build_index
 from bot.knowledge.search import Searcher
+from bot.service.municipalities import registry
 from tests.knowledge_support import model_dir, session_dir
 
 pytestmark = pytest.mark.skipif(not DEV.exists(), reason="tests/data/search_dev.yml is missing")
@@ -26,10 +26,11 @@ pytestmark = pytest.mark.skipif(not DEV.exists(), reason="tests/data/search_dev.
 def searcher() -> Searcher:
     """The index of knowledge/, built incrementally from an existing build when there is one."""
     out = session_dir() / "knowledge-index"
-    for seed in (settings().index_dir, Path(__file__).resolve().parent.parent / "bench" / "out" / "search-index"):
+    reg = registry()  # the dev questions are Alver's: its pages and the common ones
+    for seed in (reg.index_dir("alver"), Path(__file__).resolve().parent.parent / "bench" / "out" / "search-index"):
         if (seed / store.MANIFEST).is_file() and not out.exists():
             shutil.copytree(seed, out)
-    build_index(settings().knowledge_dir, out, str(model_dir()), log=lambda m: None, progress=False)
+    build_index(reg.knowledge_dirs("alver"), out, str(model_dir()), log=lambda m: None, progress=False)
     return Searcher.load(out, model=str(model_dir()))
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import settings as kommunebot_settings
+from bot.service.municipalities import registry
 from reliability_support import assert_clean, assert_login_refused
 
 # Bounded: each HTTP example is a real request through the servers (~0.1-1 s on 2 cores).
@@ -39,7 +39,8 @@ texts = st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("
 def searcher():
     from bot.knowledge.search import Searcher
 
-    index_dir = kommunebot_settings().index_dir
+    reg = registry()
+    index_dir = reg.index_dir(reg.default_slug)
     if not (index_dir / "manifest.json").exists():
         pytest.fail(f"no knowledge index in {index_dir}: run `make install` first")
     return Searcher.load(index_dir)

@@ -12,7 +12,7 @@ import yaml
 from bot.service.profile import ProfileError, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
-ALVER = yaml.safe_load((ROOT / "municipality.yml").read_text(encoding="utf-8"))
+ALVER = yaml.safe_load((ROOT / "municipalities" / "alver.yml").read_text(encoding="utf-8"))
 
 
 def write(tmp_path: Path, data) -> Path:
@@ -33,7 +33,7 @@ def broken(tmp_path: Path, change) -> str:
 
 
 def test_alver_profile_loads_with_facts():
-    p = load_profile(ROOT / "municipality.yml")
+    p = load_profile(ROOT / "municipalities" / "alver.yml")
     assert (p.name, p.number, p.written_standard, p.default_language) == ("Alver kommune", "4631", "nn", "nn")
     assert p.contact.phone == "56 37 50 00" and p.contact.email == "post@alver.kommune.no"
     assert "Postboks 4, 5906 Frekhaug" in p.contact.postal_address
@@ -48,6 +48,8 @@ def test_alver_profile_loads_with_facts():
     assert p.case_deadlines["building"].amount == 12
     assert [e.number for e in p.emergency_numbers] == ["113", "112", "110", "116 117"]
     assert {a.key for a in p.other_authorities} == {"skatteetaten", "nav", "vegvesen"}
+    assert (p.slug, p.reference_prefix) == ("alver", "ALV")
+    assert p.service_name == {"nn": "innbyggjarservice", "nb": "innbyggerservice"}
 
 
 def test_default_path_comes_from_settings(monkeypatch, tmp_path):
@@ -78,7 +80,7 @@ def test_bad_time(tmp_path):
 
 
 def test_unquoted_time_read_as_number(tmp_path):
-    text = (ROOT / "municipality.yml").read_text(encoding="utf-8").replace('close: "15:00"', "close: 15:00", 1)
+    text = (ROOT / "municipalities" / "alver.yml").read_text(encoding="utf-8").replace('close: "15:00"', "close: 15:00", 1)
     with pytest.raises(ProfileError, match=r'got the number 900.*"15:00"'):
         load_profile(write(tmp_path, text))
 
@@ -188,9 +190,31 @@ def test_one_off_closed_date(tmp_path):
 
 
 def test_retention_is_configured_and_validated(tmp_path):
-    assert load_profile(ROOT / "municipality.yml").retention.conversations_days == 30
+    assert load_profile(ROOT / "municipalities" / "alver.yml").retention.conversations_days == 30
     message = broken(tmp_path, lambda d: d["retention"].update(closed_cases_days="forever"))
     assert "retention.closed_cases_days: 'forever' is not a number of days" in message
     data = copy.deepcopy(ALVER)
     data.pop("retention")
     assert load_profile(write(tmp_path, data)).retention.closed_cases_days == 90   # defaults
+
+
+def test_new_tenancy_fields_are_validated(tmp_path):
+    def change(d):
+        d["reference_prefix"] = "alv-1"
+        d["service_name"] = "innbyggjarservice"
+        d["messenger_page_ids"] = ["my page"]
+    message = broken(tmp_path, change)
+    assert "reference_prefix: 'alv-1' is not a case reference prefix; write 2-5 capital letters" in message
+    assert "service_name: write the name of the citizen service in both standards" in message
+    assert "messenger_page_ids[0]: 'my page' is not a Facebook page id" in message
+
+
+def test_optional_tenancy_fields_have_defaults(tmp_path):
+    data = copy.deepcopy(ALVER)
+    for key in ("reference_prefix", "service_name", "messenger_page_ids"):
+        data.pop(key)
+    p = load_profile(write(tmp_path, data))
+    assert p.reference_prefix == "ALV"             # from the name
+    assert p.service_name == {"nn": "kommunen", "nb": "kommunen"}
+    assert p.messenger_page_ids == ()
+    assert p.slug == "alver"                        # municipality.yml: from the name

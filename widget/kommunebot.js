@@ -2,7 +2,10 @@
  * Kommunebot chat widget: one script tag, no build step.
  *
  *   <script src="https://example.org/widget/kommunebot.js"
- *           data-server="http://127.0.0.1:5005" data-lang="nn"></script>
+ *           data-server="http://127.0.0.1:5005" data-lang="nn" data-municipality="alver"></script>
+ *
+ * data-municipality: the municipality's slug (municipalities/<slug>.yml); without it the
+ * deployment's default municipality answers.
  *
  * Talks to Rasa's socket.io channel (session persistence on), keeps the session id and
  * the transcript in sessionStorage so a reload continues the conversation, and renders
@@ -25,7 +28,8 @@
   var SERVER = (script && script.getAttribute("data-server")) || "http://127.0.0.1:5005";
   var MAX_CHARS = 1000; // keep in step with bot/channels/limits.py MAX_MESSAGE_CHARS
   var REPLY_TIMEOUT_MS = 30000;
-  var STORE_KEY = "kommunebot:" + SERVER;
+  var MUNICIPALITY = (script && script.getAttribute("data-municipality")) || "";
+  var STORE_KEY = "kommunebot:" + SERVER + (MUNICIPALITY ? ":" + MUNICIPALITY : "");
   var MAX_STORED_EVENTS = 300;
 
   function normLang(value) {
@@ -567,9 +571,15 @@
     }, REPLY_TIMEOUT_MS);
   }
 
+  function metadata() {
+    var data = { widget_lang: UI_LANG };
+    if (MUNICIPALITY) data.municipality = MUNICIPALITY;
+    return data;
+  }
+
   function emitUserMessage(payload) {
     socket.emit("user_uttered", {
-      message: payload, session_id: state.sessionId, metadata: { widget_lang: UI_LANG },
+      message: payload, session_id: state.sessionId, metadata: metadata(),
     });
   }
 

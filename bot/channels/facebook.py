@@ -11,7 +11,11 @@ with a blocking request without timeout on the event loop. This one:
   text, `handoff` its text, others are dropped; buttons become quick replies;
 - sends in a worker thread with a timeout, so a slow Graph API never blocks the server;
 - limits message length (in and out) and warns a citizen who writes a national identity
-  number; such numbers are redacted before the text reaches the assistant or any log.
+  number; such numbers are redacted before the text reaches the assistant or any log;
+- routes each message to the municipality whose profile lists the Facebook page it was
+  sent to (`messenger_page_ids`); when profiles list pages, a message to another page is
+  logged and dropped (answered 200, so Facebook does not disable the webhook); when none
+  do, every message is the default municipality's.
 
 Configuration (environment variables; credentials.yml values are used when a variable
 is unset):
@@ -226,6 +230,24 @@ def _citizen_text(event: dict[str, Any]) -> tuple[bool, Any]:
     return False, None
 
 
+def _municipality_metadata(event: dict[str, Any]) -> dict[str, str] | None:
+    """{"municipality": slug} for the page the event was sent to; {} when no profile maps
+    pages (the default municipality); None (drop it) for a page no profile lists."""
+    from bot.service.municipalities import registry
+
+    reg = registry()
+    if not reg.uses_messenger_pages:
+        return {}
+    recipient = event.get("recipient")
+    page_id = recipient.get("id") if isinstance(recipient, dict) else None
+    profile = reg.for_messenger_page(page_id)
+    if profile is None:
+        logger.error("facebook: message to page %r dropped: no municipality lists it in messenger_page_ids "
+                     "(municipalities/<slug>.yml)", str(page_id)[:64])
+        return None
+    return {"municipality": profile.slug}
+
+
 class HardenedFacebookInput(InputChannel):
     """Messenger webhook (name "facebook", route /webhooks/facebook/webhook)."""
 
@@ -319,16 +341,21 @@ class HardenedFacebookInput(InputChannel):
         sender_id = sender.get("id") if isinstance(sender, dict) else None
         if not is_message or not isinstance(sender_id, str) or not sender_id.isdigit() or len(sender_id) > 64:
             return
+        routed = _municipality_metadata(event)
+        if routed is None:
+            return
+        metadata = {**(metadata or {}), **routed}
         output = HardenedMessengerOutput(self.graph)
         checked = check_text(raw)
         if checked.problem:
-            lang = language_of(raw[:200], default_language()) if isinstance(raw, str) else default_language()
+            lang = (language_of(raw[:200], default_language(metadata)) if isinstance(raw, str)
+                    else default_language(metadata))
             await output.send_text_message(sender_id, reply_for(checked.problem, lang))
             return
         text = checked.text
         if find_national_ids(text):
             text = redact(text)
-            lang = language_of(text, default_language())
+            lang = language_of(text, default_language(metadata))
             await output.send_text_message(sender_id, NATIONAL_ID_WARNING[lang])
             logger.info("facebook: national identity number redacted from a message")
         await on_new_message(UserMessage(

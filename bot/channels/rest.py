@@ -8,7 +8,8 @@ subclass keeps the URL (/webhooks/rest/webhook), the request and the reply forma
 `?stream=true`), and:
 
 - answers 400 with a JSON error saying what is expected when the body is not a JSON
-  object, `sender` is not a short id, or `message` is missing or not text;
+  object, `sender` is not a short id, `message` is missing or not text, or
+  `metadata.municipality` names no municipality of this deployment;
 - answers empty, control-character-only and over-long messages (bot.channels.user_text,
   MAX_MESSAGE_CHARS) with a friendly reply in the citizen's standard, without running them;
 - always records the channel as "rest".
@@ -30,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import municipality
 from bot.channels.user_text import check_text, default_language, language_of, reply_for
 
 # Conversation ids REST clients may use: printable, no spaces, at most 128 characters.
@@ -51,7 +53,7 @@ def problem_with(body: Any) -> str | None:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "'metadata' must be a JSON object when given"
-    return None
+    return municipality.problem(metadata)
 
 
 def _json_body(request: Request) -> Any:
@@ -82,11 +84,11 @@ class CheckedRestInput(RestInput):
             if problem:
                 return response.json({"error": problem}, status=400)
             sender, raw = body["sender"], body["message"]
+            metadata = body.get("metadata")
             checked = check_text(raw)
             if checked.problem:
-                lang = language_of(raw[:200], default_language())
+                lang = language_of(raw[:200], default_language(metadata))
                 return response.json([{"recipient_id": sender, "text": reply_for(checked.problem, lang)}])
-            metadata = body.get("metadata")
             if bool_arg(request, "stream", default=False):
                 return response.stream(self.stream_response(on_new_message, checked.text, sender, self.name(),
                                                             metadata), content_type="text/event-stream")

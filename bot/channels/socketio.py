@@ -33,6 +33,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncRedisManager
 
+from bot.channels import municipality
 from bot.channels.user_text import NOT_TEXT, check_text, default_language, language_of, reply_for
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ logger = logging.getLogger(__name__)
 # Session ids the widget makes (uuid4 hex) and other clients' reasonable ids.
 _SESSION_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
+
+UNKNOWN_MUNICIPALITY = {
+    "nn": "Chatten er sett opp med ein kommune som ikkje finst her ({slug}). Gi beskjed til dei som driv nettstaden.",
+    "nb": "Chatten er satt opp med en kommune som ikke finnes her ({slug}). Gi beskjed til dem som drifter nettstedet.",
+}
 
 NO_SESSION = {
     "nn": "Chatten manglar ein samtale-ID. Last inn sida på nytt og prøv igjen.",
@@ -111,10 +117,17 @@ class HardenedSocketIOInput(SocketIOInput):
                 sender_id = sid
             metadata = data.get(self.metadata_key)
             metadata = metadata if isinstance(metadata, dict) else {}
+            widget_lang = metadata.get("widget_lang")
+            if municipality.problem(metadata):  # the widget's data-municipality names no municipality here
+                logger.warning("socketio: message for unknown municipality %r refused",
+                               municipality.requested(metadata))
+                lang = widget_lang if widget_lang in ("nn", "nb") else default_language()
+                slug = str(municipality.requested(metadata))[:40]
+                await output.send_text_message(sender_id, UNKNOWN_MUNICIPALITY[lang].format(slug=slug))
+                return
             checked = check_text(data.get("message"))
             if checked.problem:
-                widget_lang = metadata.get("widget_lang")
-                fallback = widget_lang if widget_lang in ("nn", "nb") else default_language()
+                fallback = widget_lang if widget_lang in ("nn", "nb") else default_language(metadata)
                 raw = data.get("message")
                 lang = language_of(raw[:200], fallback) if isinstance(raw, str) else fallback
                 await output.send_text_message(sender_id, reply_for(checked.problem, lang))

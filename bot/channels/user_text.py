@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 # Longest message a citizen may send (characters). The widget's textarea uses the same limit.
 MAX_MESSAGE_CHARS = 1000
@@ -70,9 +69,9 @@ def language_of(text: str, fallback: str) -> str:
     return (detect(text).lang or fallback) if text else fallback
 
 
-@lru_cache(maxsize=1)
-def default_language() -> str:
-    """The language the bot uses before it knows the citizen's (municipality.yml)."""
-    from bot.service.profile import load_profile
+def default_language(metadata: object = None) -> str:
+    """The language the bot uses before it knows the citizen's: the default standard of the
+    message's municipality (metadata), else of the deployment's default municipality."""
+    from bot.channels.municipality import default_language as municipality_language
 
-    return load_profile().default_language
+    return municipality_language(metadata)

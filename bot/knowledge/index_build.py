@@ -1,5 +1,9 @@
 """Building the search index from a folder of pages (command `index`).
 
+Several folders make one index (a municipality's: `knowledge/common/` then
+`knowledge/<slug>/`); a page of a later folder overrides a page of an earlier one with
+the same slug, or the one its front matter names (`overrides: <slug>` or a list).
+
 Pages -> (Apertium conversion of pages that exist in one standard only) -> passages ->
 embeddings (reused from the previous build when the passage and model are unchanged) ->
 FAISS + BM25 terms + manifest.
@@ -106,18 +110,61 @@ def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log
     return converted, notes
 
 
-def build_index(source: Path, out: Path, model: str, log: Log = _stderr, progress: bool = True) -> BuildReport:
-    """Build (or incrementally rebuild) the index of `source` into `out`."""
+def _overridden(page: Page) -> set[str]:
+    """The page slugs a page replaces: its own, and those its front matter's `overrides` names."""
+    named = page.meta.get("overrides") if isinstance(page.meta, dict) else None
+    names = named if isinstance(named, list) else [named] if named else []
+    return {page.page_id} | {str(n).strip() for n in names if str(n).strip()}
+
+
+def load_sources(sources: list[Path], log: Log = _stderr) -> tuple[list[Page], list[Skipped]]:
+    """Pages of several folders, later folders overriding earlier ones (see the module doc).
+
+    With more than one folder, each page's `source` is prefixed with its folder's name
+    ("common/nn/legevakt.md", "alver/nn/kontakt-oss.md"), so answers show where they came from."""
+    pages: list[Page] = []
+    skipped: list[Skipped] = []
+    for folder in sources:
+        if not folder.is_dir():
+            raise BuildError(f"Source folder {folder} does not exist. Point --source at a folder of .md/.html pages.")
+        found, missed = load_folder(folder)
+        if len(sources) > 1:
+            for page in found:
+                page.source = f"{folder.name}/{page.source}"
+            for item in missed:
+                item.source = f"{folder.name}/{item.source}"
+        replaced = set().union(*(_overridden(p) for p in found)) if found else set()
+        earlier = {p.page_id for p in pages}
+        for name in sorted(replaced - earlier - {p.page_id for p in found}):
+            log(f"Note: a page in {folder} overrides {name!r}, but no earlier folder has a page {name!r}.")
+        dropped = [p for p in pages if p.page_id in replaced]
+        if dropped:
+            log(f"{len({p.page_id for p in dropped})} page(s) of earlier folders overridden by {folder}: "
+                + ", ".join(sorted({p.page_id for p in dropped})))
+        pages = [p for p in pages if p.page_id not in replaced] + found
+        skipped += missed
+    return pages, skipped
+
+
+def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _stderr, progress: bool = True,
+                vector_cache: dict[str, np.ndarray] | None = None,
+                reuse_from: list[Path] = ()) -> BuildReport:
+    """Build (or incrementally rebuild) the index of `source` (a folder, or folders where
+    later ones override earlier ones) into `out`. `vector_cache` (passage key -> vector)
+    lends vectors between builds, e.g. common pages shared by many municipalities;
+    `reuse_from` are other index folders whose vectors may be reused."""
     start = time.perf_counter()
-    if not source.is_dir():
-        raise BuildError(f"Source folder {source} does not exist. Point --source at a folder of .md/.html pages.")
-    pages, skipped = load_folder(source)
+    sources = [Path(s) for s in source] if isinstance(source, (list, tuple)) else [Path(source)]
+    if not sources:
+        raise BuildError("No source folders to index. Add pages under knowledge/.")
+    pages, skipped = load_sources(sources, log)
     for item in skipped:
         log(f"Skipped {item.source}: {item.reason}")
+    where = ", ".join(str(s) for s in sources)
     if not pages:
         why = f" ({len(skipped)} file(s) skipped, see above)" if skipped else ""
-        raise BuildError(f"No pages to index in {source}{why}. Add Markdown (.md) or saved HTML (.html) pages.")
-    log(f"Read {len(pages)} page(s) from {source}.")
+        raise BuildError(f"No pages to index in {where}{why}. Add Markdown (.md) or saved HTML (.html) pages.")
+    log(f"Read {len(pages)} page(s) from {where}.")
 
     conversions = store.read_conversions(out)
     converted, notes = convert_missing_standards(pages, conversions, log)
@@ -145,6 +192,10 @@ def build_index(source: Path, out: Path, model: str, log: Log = _stderr, progres
     log(f"Split into {len(passages)} passage(s).")
 
     vectors_by_key = _previous_vectors(out, identity)
+    for other in reuse_from:
+        vectors_by_key = {**_previous_vectors(Path(other), identity), **vectors_by_key}
+    if vector_cache:
+        vectors_by_key.update({k: vector_cache[k] for k in embed_texts if k in vector_cache and k not in vectors_by_key})
     missing = [key for key in embed_texts if key not in vectors_by_key]
     reused = len(embed_texts) - len(missing)
     log(f"Embedding {len(missing)} new passage(s); reusing {reused} unchanged.")
@@ -153,6 +204,8 @@ def build_index(source: Path, out: Path, model: str, log: Log = _stderr, progres
         vectors_by_key.update(zip(missing, new_vectors))
     vectors = (np.stack([vectors_by_key[p.key] for p in passages]) if passages
                else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
+    if vector_cache is not None:
+        vector_cache.update({key: vectors_by_key[key] for key in embed_texts})
 
     index_type = store.index_type_for(len(passages))
     manifest = {

@@ -1,6 +1,7 @@
 """Hybrid search over the knowledge index: e5 (FAISS) + BM25, fused by weighted score sum.
 
-    searcher = Searcher.load(index_dir)          # once per process
+    searcher = Searcher.load("alver")            # a municipality's index, once per process
+    searcher = Searcher.load(Path(index_dir))    # or an index folder
     hits = searcher.search("Kor søkjer eg om byggjeløyve?", k=5, lang="nn")
     if searcher.is_answerable(hits): ...
 
@@ -68,6 +69,21 @@ class SearchSettings:
         return 1.0 / (1.0 + math.exp(-self.slope * (fused - self.midpoint)))
 
 
+def municipality_index_dir(where: str | Path | None) -> Path:
+    """The index folder of a municipality slug (bot.service.municipalities), or `where` as a path."""
+    from bot.service.municipalities import registry
+    from bot.service.profile import SLUG
+
+    if where is None or where == "":
+        reg = registry()
+        return reg.index_dir(reg.default_slug)
+    if isinstance(where, str) and SLUG.match(where):
+        reg = registry()
+        if where in reg:
+            return reg.index_dir(where)
+    return Path(where)
+
+
 _cache: dict[tuple[str, str], "Searcher"] = {}
 _cache_lock = threading.Lock()
 
@@ -92,14 +108,15 @@ class Searcher:
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, model: str | None = None) -> "Searcher":
-        """The searcher for `index_dir` (default: settings' index_dir), loaded once per process.
+        """The searcher for a municipality slug ("alver") or an index folder (default: the
+        default municipality's index), loaded once per process; all share one embedding model.
 
         Raises store.IndexProblem with what to do when the index is missing or was built
         with another embedding model than `model` (default: the configured one)."""
         from bot.config import settings
 
         cfg = settings()
-        index_dir = Path(index_dir or cfg.index_dir)
+        index_dir = municipality_index_dir(index_dir)
         model = model or cfg.embedding_model
         key = (str(index_dir.resolve()), model)
         with _cache_lock:

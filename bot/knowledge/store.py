@@ -94,7 +94,8 @@ def read_manifest(index_dir: Path) -> dict:
     path = index_dir / MANIFEST
     if not path.is_file():
         raise IndexProblem(f"No search index in {index_dir} (manifest.json missing). Build it with "
-                          f"'bin/kommunebot index --source knowledge --out {index_dir}'.")
+                          f"'bin/kommunebot index' (every municipality; `make install` runs it) or "
+                          f"'bin/kommunebot index --source <pages> --out {index_dir}'.")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:

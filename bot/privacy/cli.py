@@ -1,7 +1,7 @@
 """Command `forget`: delete a conversation by id, or everything past its retention time.
 
     bin/kommunebot forget CONVERSATION_ID [--database-url URL] [--tracker-url URL]
-    bin/kommunebot forget --expired      # run daily: retention from municipality.yml
+    bin/kommunebot forget --expired      # run daily: retention from municipalities/<slug>.yml
 """
 
 from __future__ import annotations
@@ -26,22 +26,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "forget", help="delete a conversation, or everything older than the retention time",
         description="Delete a conversation's Rasa tracker events, handoff cases, queue entries "
                     "and staff messages, or (--expired) everything older than the retention in "
-                    "municipality.yml. See docs/PRIVACY.md.")
+                    "the municipality profiles (municipalities/<slug>.yml). See docs/PRIVACY.md.")
     parser.add_argument("conversation_id", nargs="?", help="Rasa sender id (shown in the staff portal's transcript)")
     parser.add_argument("--expired", action="store_true",
                         help="delete closed cases and idle conversations older than the profile's retention")
     parser.add_argument("--database-url", help="cases database (default: KOMMUNEBOT_DATABASE_URL)")
     parser.add_argument("--tracker-url", help="Rasa's SQL tracker store (default: KOMMUNEBOT_TRACKER_URL, else "
                                               "--database-url, else var/rasa-tracker.db as the Rasa server uses)")
-    parser.add_argument("--profile", help="municipality profile for --expired (default: municipality.yml)")
+    parser.add_argument("--profile", help="municipality profile for --expired (default: the shortest retention "
+                                          "of all municipalities in municipalities/)")
     parser.set_defaults(func=run)
+
+
+def _retention(profile_path: str | None):
+    """The profile's retention; without one, the shortest of every municipality's (conversations
+    carry no municipality in Rasa's tracker store, so none is kept longer than any allows)."""
+    from bot.service.municipalities import registry
+    from bot.service.profile import Retention, load_profile
+
+    if profile_path:
+        return load_profile(profile_path).retention
+    profiles = list(registry())
+    return Retention(conversations_days=min(p.retention.conversations_days for p in profiles),
+                     closed_cases_days=min(p.retention.closed_cases_days for p in profiles))
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.handoff.clock import now
     from bot.handoff.db import DatabaseUnavailable
     from bot.privacy.forget import forget_conversation, forget_expired
-    from bot.service.profile import ProfileError, load_profile
+    from bot.service.profile import ProfileError
 
     if bool(args.conversation_id) == args.expired:
         print("error: give either a conversation id or --expired", file=sys.stderr)
@@ -50,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     tracker_url = args.tracker_url or default_tracker_url(args.database_url)
     try:
         if args.expired:
-            retention = load_profile(args.profile).retention
+            retention = _retention(args.profile)
             result = forget_expired(retention, url, now(), tracker_url)
             what = (f"older than {retention.conversations_days} days (conversations) / "
                     f"{retention.closed_cases_days} days (closed cases)")

@@ -1,5 +1,5 @@
 """Delete what is kept about a conversation: one by its id (the right to erasure), or
-everything older than the retention the municipality configured (municipality.yml).
+everything older than the retention the municipality configured (municipalities/<slug>.yml).
 
 The conversation id is Rasa's sender id: the socket.io session id of the web widget, the
 Facebook page-scoped user id, or the id shown in the staff portal's transcript. Deleted:

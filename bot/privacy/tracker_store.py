@@ -25,12 +25,11 @@ from bot.privacy import redact
 
 @lru_cache(maxsize=1)
 def _public_contact() -> tuple[str, ...]:
-    """The municipality's own phone and e-mail (kept in bot answers), from municipality.yml."""
+    """The municipalities' own phones and e-mail addresses (kept in bot answers), from their profiles."""
     try:
-        from bot.service.profile import load_profile
+        from bot.service.municipalities import registry
 
-        contact = load_profile().contact
-        return (contact.phone, contact.email)
+        return tuple(value for profile in registry() for value in (profile.contact.phone, profile.contact.email))
     except Exception:  # the profile is validated elsewhere at start; redact everything without it
         return ()
 

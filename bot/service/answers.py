@@ -14,7 +14,7 @@ from bot.handoff.clock import now as clock_now
 from bot.service import hours
 from bot.service.calendar import WorkCalendar
 from bot.service.profile import BusyTimes, Profile, Schedule
-from bot.service.texts import (Texts, clock, duration, full_date, hour_span, join_words, lines, say,
+from bot.service.texts import (Texts, clock, duration, full_date, hour_span, join_words, lines, say, schedule_text,
                                weekday_list, weekday_plurals, when)
 
 
@@ -44,16 +44,6 @@ def _status(profile: Profile, schedule: Schedule, at: datetime, open_key: str, c
         return say(open_key, close=clock(interval[1]), **values)
     nxt = hours.next_opening(profile, schedule, at)
     return say(closed_key, when=when(nxt, at.date()), **values) if nxt else say(never_key, **values)
-
-
-def schedule_text(schedule: Schedule) -> Texts:
-    """"måndag–fredag kl. 09.00–15.00", periods joined with "; "."""
-    by_hours: dict[tuple, list[int]] = {}
-    for period in schedule.periods:
-        by_hours.setdefault((period.opens, period.closes), []).extend(period.days)
-    parts = [(weekday_list(sorted(set(days))), hour_span(*span)) for span, days in by_hours.items()]
-    texts = [say("days_hours", days=days, hours=span) for days, span in parts]
-    return Texts("; ".join(t.nn for t in texts), "; ".join(t.nb for t in texts))
 
 
 def desk_list(profile: Profile) -> Texts:

@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 
 from bot.service.eta import availability
+from bot.service.municipalities import UnknownMunicipality, registry
 from bot.service.profile import ProfileError, load_profile
 
 
@@ -24,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--at", help="moment as ISO-8601, e.g. 2027-03-24T10:00 (local time) or "
                                      "2027-03-24T10:00+01:00; default: now (or KOMMUNEBOT_NOW)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--profile", help="municipality profile (default: KOMMUNEBOT_MUNICIPALITY_FILE "
-                                          "or municipality.yml)")
+    parser.add_argument("--municipality", metavar="SLUG", help="municipality (default: the default one)")
+    parser.add_argument("--profile", help="a municipality profile file instead (e.g. municipalities/alver.yml)")
     parser.set_defaults(func=run)
 
 
@@ -40,10 +41,10 @@ def parse_moment(text: str) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        profile = load_profile(args.profile)
+        profile = load_profile(args.profile) if args.profile else registry().resolve(args.municipality)
         at = parse_moment(args.at) if args.at else None
         result = availability(profile, args.channel, at)
-    except (ProfileError, ValueError) as exc:
+    except (ProfileError, UnknownMunicipality, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

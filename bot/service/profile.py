@@ -1,9 +1,11 @@
-"""The municipality profile (`municipality.yml`): typed, validated at load.
+"""A municipality profile (`municipalities/<slug>.yml`): typed, validated at load.
 
 Usage::
 
     from bot.service.profile import load_profile
-    profile = load_profile()              # settings().municipality_file
+    profile = load_profile()              # the default municipality (bot.service.municipalities)
+    profile = load_profile("municipalities/alver.yml")
+    profile.slug                          # "alver" (from the file name)
     profile.contact.phone                 # "56 37 50 00"
     profile.standard("email").answer_within  # Duration(amount=3, unit="working_days")
 
@@ -36,6 +38,10 @@ _WEEKDAY_ALIASES = {
     **{name: i for i, name in enumerate(
         ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"))},
 }
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_PREFIX = re.compile(r"^[A-ZÆØÅ]{2,5}$")
+# The service that answers citizens when the profile does not name it.
+DEFAULT_SERVICE_NAME = {"nn": "kommunen", "nb": "kommunen"}
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 _DURATION = re.compile(
     r"^(\d+)\s*(minutes?|minutt(?:ar|er)?|hours?|working[ _]days?|weeks?)$", re.IGNORECASE
@@ -176,6 +182,11 @@ class Profile:
     emergency_numbers: tuple[EmergencyNumber, ...] = ()
     other_authorities: tuple[Authority, ...] = ()
     retention: Retention = Retention()
+    # The municipality's id in URLs, metadata and folders (`municipalities/<slug>.yml`).
+    slug: str = ""
+    reference_prefix: str = ""   # case references: ALV-2026-000001
+    service_name: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE_NAME))
+    messenger_page_ids: tuple[str, ...] = ()
 
     @property
     def channels(self) -> list[str]:
@@ -202,31 +213,52 @@ class Profile:
         raise ValueError(f"unknown service desk {name!r}; known: {', '.join(d.name for d in self.service_desks)}")
 
 
-def load_profile(path: str | Path | None = None) -> Profile:
-    """Read and validate the profile (default: `settings().municipality_file`)."""
+def load_profile(path: str | Path | None = None, slug: str | None = None) -> Profile:
+    """Read and validate one profile file; without `path`, the default municipality's
+    profile (`bot.service.municipalities.registry().default`). `slug` defaults to the
+    file name (`alver.yml` -> "alver")."""
     if path is None:
-        from bot.config import settings
+        from bot.service.municipalities import registry
 
-        path = settings().municipality_file
+        return registry().default
     path = Path(path)
     if not path.is_file():
         raise ProfileError(
-            f"{path}: municipality profile not found; create it (see municipality.yml in the "
-            "repository for an example) or set KOMMUNEBOT_MUNICIPALITY_FILE to its path"
+            f"{path}: municipality profile not found; create it (`bin/kommunebot municipality add SLUG` "
+            "writes municipalities/SLUG.yml, see municipalities/alver.yml for an example) or set "
+            "KOMMUNEBOT_MUNICIPALITY_FILE to its path"
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    return parse_profile(data, source=path)
+    return parse_profile(data, source=path, slug=slug)
 
 
-def parse_profile(data: Any, source: Path = Path("<profile>")) -> Profile:
+def slug_for(path: Path, name: str = "") -> str:
+    """The slug of a profile file: its name (`ullensaker.yml` -> "ullensaker"); a file with a
+    generic name (`municipality.yml`) takes it from the municipality's name."""
+    stem = path.stem.lower()
+    if SLUG.match(stem) and stem not in ("municipality", "profile", "kommune"):
+        return stem
+    first = (name.split() or ["kommune"])[0].lower()
+    for old, new in (("æ", "ae"), ("ø", "o"), ("å", "a"), ("á", "a"), ("é", "e")):
+        first = first.replace(old, new)
+    return re.sub(r"[^a-z0-9]+", "-", first).strip("-") or "kommune"
+
+
+def default_reference_prefix(name: str) -> str:
+    """Three letters from the municipality's name ("Alver kommune" -> "ALV")."""
+    letters = re.sub(r"[^A-Za-zÆØÅæøå]", "", name.split()[0] if name.split() else "")
+    return (letters[:3] or "KOM").upper()
+
+
+def parse_profile(data: Any, source: Path = Path("<profile>"), slug: str | None = None) -> Profile:
     """Validate already-parsed YAML data; raise ProfileError listing every problem."""
     v = _Validator(source)
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: the profile must be a mapping of fields (name: ..., contact: ...)")
-    profile = v.profile(data)
+    profile = v.profile(data, slug)
     if v.errors:
         raise ProfileError(
             f"{source}: {len(v.errors)} problem(s) in the municipality profile:\n"
@@ -498,7 +530,44 @@ class _Validator:
         return {lang: self.text(value, lang, f"{where}.") for lang in LANGUAGES}
 
     # -- the whole profile ------------------------------------------------------------
-    def profile(self, data: dict) -> Profile:
+    def reference_prefix(self, data: dict, name: str) -> str:
+        value = data.get("reference_prefix")
+        if value is None:
+            return default_reference_prefix(name)
+        value = str(value).strip()
+        if not _PREFIX.match(value):
+            self.error("reference_prefix", f"{value!r} is not a case reference prefix; write 2-5 capital letters, "
+                                           "e.g. ALV (case references look like ALV-2026-000001)")
+            return default_reference_prefix(name)
+        return value
+
+    def service_name(self, data: dict) -> dict[str, str]:
+        value = data.get("service_name")
+        if value is None:
+            return dict(DEFAULT_SERVICE_NAME)
+        if not isinstance(value, dict):
+            self.error("service_name", "write the name of the citizen service in both standards, "
+                                       "e.g. {nn: innbyggjarservice, nb: innbyggerservice}")
+            return dict(DEFAULT_SERVICE_NAME)
+        self.known_keys(value, LANGUAGES, "service_name")
+        return {lang: self.text(value, lang, "service_name.") for lang in LANGUAGES}
+
+    def page_ids(self, data: dict) -> tuple[str, ...]:
+        value = data.get("messenger_page_ids")
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        ids = []
+        for i, item in enumerate(items):
+            text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else ""
+            if not text.isdigit():
+                self.error(f"messenger_page_ids[{i}]", f"{item!r} is not a Facebook page id; write the page's "
+                                                       'numeric id in quotes, e.g. ["104xxxxxxxxxxxx"]')
+            else:
+                ids.append(text)
+        return tuple(ids)
+
+    def profile(self, data: dict, slug: str | None = None) -> Profile:
         for key in data:
             if key not in _TOP_LEVEL:
                 self.error(str(key), f"unknown field; known fields: {', '.join(_TOP_LEVEL)}")
@@ -558,12 +627,17 @@ class _Validator:
             emergency_numbers=emergency,
             other_authorities=authorities,
             retention=self.retention(data.get("retention")),
+            slug=slug or slug_for(self.source, str(data.get("name") or "")),
+            reference_prefix=self.reference_prefix(data, str(data.get("name") or "")),
+            service_name=self.service_name(data),
+            messenger_page_ids=self.page_ids(data),
         )
 
 
 _TOP_LEVEL = ("name", "number", "written_standard", "default_language", "timezone", "contact",
               "opening_hours", "service_desks", "closed_days", "service_standard", "case_deadlines",
-              "busy_times", "emergency_numbers", "other_authorities", "retention")
+              "busy_times", "emergency_numbers", "other_authorities", "retention", "reference_prefix",
+              "service_name", "messenger_page_ids")
 
 
 def _note(item: Any) -> str:

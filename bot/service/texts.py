@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from bot.service.profile import Duration
+from bot.service.profile import Duration, Schedule
 
 LANGS = ("nn", "nb")
 
@@ -275,3 +275,13 @@ def join_words(items: list[str]) -> Texts:
         word = items[0] if items else ""
         return Texts(word, word)
     return Texts(*(f"{', '.join(items[:-1])} {TEXTS['and'][lang]} {items[-1]}" for lang in LANGS))
+
+
+def schedule_text(schedule: Schedule) -> Texts:
+    """"måndag–fredag kl. 09.00–15.00", periods joined with "; "."""
+    by_hours: dict[tuple, list[int]] = {}
+    for period in schedule.periods:
+        by_hours.setdefault((period.opens, period.closes), []).extend(period.days)
+    parts = [(weekday_list(sorted(set(days))), hour_span(*span)) for span, days in by_hours.items()]
+    texts = [say("days_hours", days=days, hours=span) for days, span in parts]
+    return Texts("; ".join(t.nn for t in texts), "; ".join(t.nb for t in texts))
