@@ -182,8 +182,8 @@ class ActionStartLiveChat(Action):
             return offer(dispatcher, tracker, domain, want="case")
         try:
             entry = handoff_store(tracker).open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
-                                               question=last_question(tracker.events), now=now,
-                                               promised_by=chat.expected_by)
+                                                          question=last_question(tracker.events), now=now,
+                                                          promised_by=chat.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc)
         log.info("live chat %s queued (channel %s, %s)", entry.reference, entry.channel, lang)
@@ -249,8 +249,9 @@ class ActionCreateCase(Action):
             return reset
         promise = availability(profile, CASE_CHANNEL, now)
         try:
-            case = handoff_store(tracker).create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
-                                           contact=contact, now=now, promised_by=promise.expected_by)
+            case = handoff_store(tracker).create_case(tracker.sender_id, channel=_channel(tracker), lang=lang,
+                                                      question=question, contact=contact, now=now,
+                                                      promised_by=promise.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc) + reset
         log.info("case %s created (channel %s, %s, reply by %s)", case.reference, case.channel, lang, contact.kind)

@@ -14,13 +14,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import LANGS, SLOT, requested_municipality
 from actions.handoff import handoff_store
-from bot.service.municipalities import UnknownMunicipality, registry
 from bot.handoff.db import DatabaseUnavailable
+from bot.service.municipalities import UnknownMunicipality, registry
 
 log = logging.getLogger(__name__)
 

@@ -42,16 +42,15 @@ class Settings:
     rasa_token: str
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         models_dir = _path("MODELS_DIR", "models")
         var_dir = _path("VAR_DIR", "var")
         knowledge_dir = _path("KNOWLEDGE_DIR", "knowledge")
         single = os.environ.get("KOMMUNEBOT_MUNICIPALITY_FILE", "").strip()
         common = os.environ.get("KOMMUNEBOT_COMMON_KNOWLEDGE_DIR")
         if common is None:  # default: <knowledge>/common, else the checkout's shared pages
-            common_dir: Path | None = knowledge_dir / "common"
-            if single and not common_dir.is_dir():
-                common_dir = ROOT / "knowledge" / "common"
+            here = knowledge_dir / "common"
+            common_dir: Path | None = ROOT / "knowledge" / "common" if single and not here.is_dir() else here
         else:  # set to "" for no common pages
             common_dir = _path("COMMON_KNOWLEDGE_DIR", common) if common.strip() else None
         return cls(

@@ -25,10 +25,9 @@ Runs in the Rasa server process: no torch, Python 3.10.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-from rasa.core.actions.action import (ActionExecutionRejection, ActionSessionStart, RemoteAction,
-                                      create_bot_utterance)
+from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, RemoteAction, create_bot_utterance
 from rasa.core.channels import OutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
@@ -115,7 +114,7 @@ class GuardedResponseGenerator(TemplatedNaturalLanguageGenerator):
         install()
 
     async def generate(self, utter_action: str, tracker: DialogueStateTracker, output_channel: str,
-                       **kwargs: Any) -> Optional[Dict[str, Any]]:
+                       **kwargs: Any) -> Dict[str, Any] | None:
         slots = tracker.current_slot_values()
         try:
             profile = conversation_profile(tracker)

@@ -10,11 +10,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import profile
-from bot.service.municipalities import registry
 from actions.knowledge import ActionAnswerQuestion, answer_payload, related_pages
 from actions.service import matching_authority
 from actions.session import ActionSessionStart
 from bot.knowledge.search import Hit
+from bot.service.municipalities import registry
 
 
 def tracker(slots: dict | None = None, text: str = "", intent: str = "faq", metadata: dict | None = None) -> Tracker:

@@ -63,7 +63,8 @@ def test_each_variation_is_written_in_its_standard(name):
         if lang is None:
             continue
         # with the profile's words in this standard filled in, the actions' values left out
-        text = string.Formatter().vformat(variation.get("text", ""), (), _Blank(template_values(registry().default, lang)))
+        values = _Blank(template_values(registry().default, lang))
+        text = string.Formatter().vformat(variation.get("text", ""), (), values)
         found = detect(text).lang
         assert found in (lang, None), f"{name}: the {lang} variation reads as {found}: {variation['text']!r}"
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability_support import assert_clean, assert_login_refused
 
 from bot.service.municipalities import registry
-from reliability_support import assert_clean, assert_login_refused
 
 # Bounded: each HTTP example is a real request through the servers (~0.1-1 s on 2 cores).
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

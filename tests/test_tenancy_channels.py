@@ -13,7 +13,6 @@ import queue
 import httpx
 import pytest
 import socketio
-
 from channels_support import FACEBOOK_ENV, ChannelApp, FakeGraphAPI
 from test_municipalities import ALVER, bokmal_profile, write_profiles
 

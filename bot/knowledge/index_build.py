@@ -148,13 +148,13 @@ def load_sources(sources: list[Path], log: Log = _stderr) -> tuple[list[Page], l
 
 def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _stderr, progress: bool = True,
                 vector_cache: dict[str, np.ndarray] | None = None,
-                reuse_from: list[Path] = ()) -> BuildReport:
+                reuse_from: tuple[Path, ...] | list[Path] = ()) -> BuildReport:
     """Build (or incrementally rebuild) the index of `source` (a folder, or folders where
     later ones override earlier ones) into `out`. `vector_cache` (passage key -> vector)
     lends vectors between builds, e.g. common pages shared by many municipalities;
     `reuse_from` are other index folders whose vectors may be reused."""
     start = time.perf_counter()
-    sources = [Path(s) for s in source] if isinstance(source, (list, tuple)) else [Path(source)]
+    sources = [Path(s) for s in source] if isinstance(source, list | tuple) else [Path(source)]
     if not sources:
         raise BuildError("No source folders to index. Add pages under knowledge/.")
     pages, skipped = load_sources(sources, log)
@@ -195,7 +195,8 @@ def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _st
     for other in reuse_from:
         vectors_by_key = {**_previous_vectors(Path(other), identity), **vectors_by_key}
     if vector_cache:
-        vectors_by_key.update({k: vector_cache[k] for k in embed_texts if k in vector_cache and k not in vectors_by_key})
+        vectors_by_key.update({k: vector_cache[k] for k in embed_texts
+                               if k in vector_cache and k not in vectors_by_key})
     missing = [key for key in embed_texts if key not in vectors_by_key]
     reused = len(embed_texts) - len(missing)
     log(f"Embedding {len(missing)} new passage(s); reusing {reused} unchanged.")

@@ -14,8 +14,19 @@ from bot.handoff.clock import now as clock_now
 from bot.service import hours
 from bot.service.calendar import WorkCalendar
 from bot.service.profile import BusyTimes, Profile, Schedule
-from bot.service.texts import (Texts, clock, duration, full_date, hour_span, join_words, lines, say, schedule_text,
-                               weekday_list, weekday_plurals, when)
+from bot.service.texts import (
+    Texts,
+    clock,
+    duration,
+    full_date,
+    hour_span,
+    join_words,
+    lines,
+    say,
+    schedule_text,
+    weekday_plurals,
+    when,
+)
 
 
 def open_now(profile: Profile, at: datetime | None = None) -> Texts:

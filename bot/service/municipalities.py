@@ -179,7 +179,7 @@ def _fingerprint(settings) -> tuple:
     """What the registry depends on: the settings and each profile file's modification."""
     files = [settings.municipality_file] if settings.municipality_file is not None else (
         _profile_files(settings.municipalities_dir) if settings.municipalities_dir.is_dir() else [])
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for path in files:
         try:
             stat = os.stat(path)

@@ -559,7 +559,7 @@ class _Validator:
         items = value if isinstance(value, list) else [value]
         ids = []
         for i, item in enumerate(items):
-            text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else ""
+            text = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else ""
             if not text.isdigit():
                 self.error(f"messenger_page_ids[{i}]", f"{item!r} is not a Facebook page id; write the page's "
                                                        'numeric id in quotes, e.g. ["104xxxxxxxxxxxx"]')

@@ -190,7 +190,7 @@ class Texts:
             raise ValueError(f"unknown written standard {lang!r}; use nn or nb")
         return self.nn if lang == "nn" else self.nb
 
-    def __add__(self, other: "Texts") -> "Texts":
+    def __add__(self, other: Texts) -> Texts:
         """Join two answers sentence by sentence."""
         return Texts(f"{self.nn} {other.nn}".strip(), f"{self.nb} {other.nb}".strip())
 
