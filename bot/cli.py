@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forget": ("bot.privacy.cli", "delete a conversation, or everything past its retention time"),
     "index": ("bot.knowledge.cli", "build the knowledge index from a folder of pages"),
     "lang": ("bot.language.cli", "detect Nynorsk or Bokmål, one line at a time"),
+    "municipality": ("bot.service.municipality_cli", "add, check or list the municipalities this deployment serves"),
     "run": ("bot.stack", "start the action server, Rasa server and staff portal (--shell: rasa shell)"),
     "search": ("bot.knowledge.cli", "search the knowledge index"),
     "staff": ("bot.staff.cli", "manage staff accounts for the staff portal"),
