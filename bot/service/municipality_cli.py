@@ -201,8 +201,8 @@ def _copied_profile(text: str, name: str, args: argparse.Namespace) -> str:
     if args.standard:
         text = field("written_standard", args.standard, text)
         text = field("default_language", args.standard, text)
-    header = (f"# Copied from another municipality's profile by `bin/kommunebot municipality add --from`:\n"
-              f"# every value below except name and contact is still that municipality's. Check each one.\n")
+    header = ("# Copied from another municipality's profile by `bin/kommunebot municipality add --from`:\n"
+              "# every value below except name and contact is still that municipality's. Check each one.\n")
     return header + text
 
 
