@@ -25,7 +25,8 @@ def app(tmp_path_factory):
     folder = write_profiles(tmp / "municipalities", alver={**ALVER, "messenger_page_ids": [ALVER_PAGE]},
                             testby=bokmal_profile(pages=[TESTBY_PAGE]))
     graph = FakeGraphAPI()
-    server = ChannelApp(graph.url, tmp / "channels_app.log", KOMMUNEBOT_MUNICIPALITIES_DIR=str(folder))
+    server = ChannelApp(graph.url, tmp / "channels_app.log", KOMMUNEBOT_MUNICIPALITIES_DIR=str(folder),
+                        KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKENS=json.dumps({TESTBY_PAGE: "testby-page-token"}))
     yield server, graph
     server.close()
     graph.close()
@@ -51,6 +52,17 @@ def test_messenger_routes_by_the_page_the_message_was_sent_to(app):
     assert messenger(server, "7002", ALVER_PAGE, "hei").status_code == 200
     assert [m["municipality"] for m in received_from(server, "7001")] == ["testby"]
     assert [m["municipality"] for m in received_from(server, "7002")] == ["alver"]
+
+
+def test_messenger_answers_with_the_token_of_the_page_that_was_written_to(app):
+    server, graph = app
+    messenger(server, "7004", TESTBY_PAGE, "hei")
+    messenger(server, "7005", ALVER_PAGE, "hei")
+    graph.wait_for("7004", 1)
+    graph.wait_for("7005", 1)
+    tokens = {c["body"]["recipient"]["id"]: c["path"].split("access_token=")[-1] for c in graph.calls}
+    assert tokens["7004"] == "testby-page-token"
+    assert tokens["7005"] == FACEBOOK_ENV["KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKEN"]   # pages not listed
 
 
 def test_messenger_drops_a_page_no_municipality_lists(app):

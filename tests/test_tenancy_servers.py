@@ -93,3 +93,20 @@ def test_a_case_carries_the_municipalitys_reference_prefix_and_service_name(serv
         servers.set_clock("2026-11-24T10:00:00+01:00")
     assert re.search(rf"referanse {profile.reference_prefix}-2026-\d{{6}}", reply), reply
     assert f"sendt til {profile.service_name[lang]}" in reply
+
+
+def test_the_demo_page_links_every_municipality_and_each_page_sets_its_widget(servers):
+    assert servers.staff_url, "the staff portal serves the demo pages"
+    front = servers.http.get(servers.staff_url + "/")
+    assert front.status_code == 200
+    for profile in PROFILES:
+        assert f'href="/demo/{profile.slug}"' in front.text and profile.name in front.text
+        page = servers.http.get(f"{servers.staff_url}/demo/{profile.slug}")
+        assert page.status_code == 200
+        assert f'<html lang="{profile.default_language}">' in page.text
+        assert f'data-municipality="{profile.slug}"' in page.text
+        assert f'data-lang="{profile.default_language}"' in page.text
+        assert f'data-server="{servers.rasa_url}"' in page.text
+        assert profile.contact.phone in page.text
+    missing = servers.http.get(servers.staff_url + "/demo/atlantis")
+    assert missing.status_code == 404 and "unknown municipality 'atlantis'" in missing.text

@@ -23,6 +23,9 @@ is unset):
     KOMMUNEBOT_FACEBOOK_VERIFY_TOKEN       the verify token typed into the app's webhook setup
     KOMMUNEBOT_FACEBOOK_APP_SECRET         the Meta app's secret (signs every webhook call)
     KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKEN  the page's access token (sends the answers)
+    KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKENS several municipalities' pages: a JSON object
+                                           {"<page id>": "<that page's token>", ...}; pages
+                                           not listed use the single token above
     KOMMUNEBOT_FACEBOOK_GRAPH_URL          Graph API base URL (default https://graph.facebook.com/v19.0)
     KOMMUNEBOT_FACEBOOK_TIMEOUT            seconds per Graph API call (default 10)
 
@@ -230,6 +233,22 @@ def _citizen_text(event: dict[str, Any]) -> tuple[bool, Any]:
     return False, None
 
 
+def _page_tokens() -> dict[str, str]:
+    """Page id -> access token from KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKENS (a JSON object)."""
+    raw = os.environ.get("KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKENS", "").strip()
+    if not raw:
+        return {}
+    try:
+        tokens = json.loads(raw)
+    except ValueError:
+        tokens = None
+    if not isinstance(tokens, dict) or not all(isinstance(v, str) and v for v in tokens.values()):
+        logger.error('facebook: KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKENS must be a JSON object '
+                     '{"<page id>": "<token>", ...}; ignored, every page uses KOMMUNEBOT_FACEBOOK_PAGE_ACCESS_TOKEN')
+        return {}
+    return {str(page): token for page, token in tokens.items()}
+
+
 def _municipality_metadata(event: dict[str, Any]) -> dict[str, str] | None:
     """{"municipality": slug} for the page the event was sent to; {} when no profile maps
     pages (the default municipality); None (drop it) for a page no profile lists."""
@@ -275,6 +294,8 @@ class HardenedFacebookInput(InputChannel):
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.graph = GraphClient(page_access_token, graph_url, timeout)
+        self.page_graphs = {page: GraphClient(token, graph_url, timeout)
+                            for page, token in _page_tokens().items()}
         self.missing = [ENV[k] for k, v in (("verify", verify_token), ("secret", app_secret),
                                              ("page-access-token", page_access_token)) if not v]
         if self.missing:
@@ -345,7 +366,9 @@ class HardenedFacebookInput(InputChannel):
         if routed is None:
             return
         metadata = {**(metadata or {}), **routed}
-        output = HardenedMessengerOutput(self.graph)
+        recipient = event.get("recipient")
+        page_id = str(recipient.get("id")) if isinstance(recipient, dict) else ""
+        output = HardenedMessengerOutput(self.page_graphs.get(page_id, self.graph))
         checked = check_text(raw)
         if checked.problem:
             lang = (language_of(raw[:200], default_language(metadata)) if isinstance(raw, str)

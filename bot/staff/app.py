@@ -25,16 +25,17 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import escape
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from bot.config import ROOT, Settings
+from bot.demo_page import demo_page as render_demo
 from bot.handoff import clock
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffError, HandoffStore
 from bot.privacy import redact
+from bot.service.municipalities import UnknownMunicipality, registry
 from bot.staff.accounts import SESSION_TTL, Accounts
 from bot.staff.rasa_client import RasaClient, RasaUnavailable, rasa_token, transcript_lines
 
@@ -235,12 +236,19 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
 
     @app.get("/")
     async def demo_page(request: Request):
-        page = widget_dir / "demo.html"
-        if not page.exists():
-            return response.text("The demo page widget/demo.html is missing.", status=404)
-        # The widget connects to the Rasa server this deployment runs (KOMMUNEBOT_RASA_URL).
-        html = DATA_SERVER.sub(f'data-server="{escape(settings.rasa_url)}"', page.read_text(encoding="utf-8"), count=1)
-        return response.html(html)
+        return municipality_demo(registry().default_slug)
+
+    @app.get("/demo/<slug>")
+    async def demo_page_of(request: Request, slug: str):
+        return municipality_demo(slug)
+
+    def municipality_demo(slug: str) -> response.HTTPResponse:
+        """A municipality's demo page (bot/demo_page.py); the widget connects to the Rasa
+        server this deployment runs (KOMMUNEBOT_RASA_URL)."""
+        reg = registry()
+        if slug not in reg:
+            return response.text(f"No demo page: {UnknownMunicipality(slug, reg.slugs)}", status=404)
+        return response.html(render_demo(reg.get(slug), settings.rasa_url, list(reg)))
 
     if widget_dir.is_dir():
         app.static("/widget/", widget_dir, name="widget")
