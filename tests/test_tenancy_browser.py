@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
+from test_widget import browser_type_launch_args, open_widget, run_axe, say  # noqa: F401 (fixture)
 
 from bot.service.municipalities import registry
-from test_widget import browser_type_launch_args, open_widget, run_axe, say  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
