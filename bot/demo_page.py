@@ -54,7 +54,7 @@ def demo_page(profile: Profile, rasa_url: str, others: list[Profile]) -> str:
         f' lang="{p.default_language}">{escape(p.name)}</a> ({t["standard"][p.default_language]})</li>'
         for p in others)
     desks = "\n".join(
-        f"      <li><strong>{escape(d.name)}</strong>{', ' + escape(d.place) if d.place else ''}: "
+        f"      <li><strong>{escape(d.display)}</strong>{', ' + escape(d.place) if d.place else ''}: "
         f"{escape(d.address)} – {escape(schedule_text(d.hours).get(lang))}.</li>"
         for d in profile.service_desks)
     phone_link = "+47" + "".join(ch for ch in profile.contact.phone if ch.isdigit())

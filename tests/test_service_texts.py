@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
+from bot.config import ROOT
 from bot.service import answers
 from bot.service.profile import Duration, load_profile
 from bot.service.texts import TEXTS, Texts, duration, full_date, relative_day, weekday_list
@@ -73,9 +74,9 @@ def test_open_now_in_opening_hours(profile):
     t = answers.open_now(profile, datetime(2026, 11, 24, 10, 15))    # Tuesday
     assert t.nn.startswith("Klokka er 10.15 no, tysdag 24. november.")
     assert "Telefonen (56 37 50 00) er open no, fram til kl. 15.00." in t.nn
-    assert "Servicetorget i Manger er ope no" in t.nn
-    assert "Servicetorget i Frekhaug er stengt no og opnar igjen i morgon kl. 09.00." in t.nn
-    assert "Servicetorget i Frekhaug er stengt nå og åpner igjen i morgen kl. 09.00." in t.nb
+    assert "Servicetorget på Manger er ope no" in t.nn
+    assert "Servicetorget på Frekhaug er stengt no og opnar igjen i morgon kl. 09.00." in t.nn
+    assert "Servicetorget på Frekhaug er stengt nå og åpner igjen i morgen kl. 09.00." in t.nb
     assert "Servicetorget i Knarvik er åpent nå" in t.nb
 
 
@@ -88,9 +89,21 @@ def test_open_now_on_a_holiday(profile):
 
 def test_desk_list(profile):
     t = answers.desk_list(profile)
-    assert "- Manger (Radøyvegen 1690, 5936 Manger): måndag, tysdag og torsdag kl. 09.00–15.00" in t.nn
-    assert "- Frekhaug (Havnevegen 41 A, 5918 Frekhaug): onsdag og fredag kl. 09.00–15.00" in t.nb
-    assert "Knarvik" in t.nn and "mandag–fredag" in t.nb
+    assert t.nn.startswith("Du finn oss på desse servicetorga:")
+    assert "- Servicetorget på Manger (Radøyvegen 1690, 5936 Manger): måndag, tysdag og torsdag kl. 09.00–15.00" in t.nn
+    assert "- Servicetorget på Frekhaug (Havnevegen 41 A, 5918 Frekhaug): onsdag og fredag kl. 09.00–15.00" in t.nb
+    assert "Servicetorget i Knarvik" in t.nn and "mandag–fredag" in t.nb
+
+
+def test_one_desk_is_named_by_its_title_and_in_the_singular():
+    """A municipality with one desk called just "Servicetorget": no "Servicetorget i Servicetorget",
+    no plural "servicetorga"."""
+    ullensaker = load_profile(ROOT / "municipalities" / "ullensaker.yml")
+    listed = answers.desk_list(ullensaker)
+    assert listed.nb.startswith("Du finner oss her:\n- Servicetorget på rådhuset (")
+    now = answers.open_now(ullensaker, datetime(2026, 11, 24, 10, 15))
+    assert "Servicetorget på rådhuset er åpent nå" in now.nb
+    assert "Servicetorget i Servicetorget" not in now.nb + now.nn
 
 
 def test_contact_info(profile):
@@ -131,7 +144,7 @@ def test_rendered_availability_texts_stay_in_their_standard(profile, channel):
 
 def test_best_time_to_visit_a_desk(profile):
     t = answers.best_time_to_visit(profile, "manger")
-    assert t.nn == ("På servicetorget i Manger er det mest folk kl. 10.00–11.00 og kl. 13.00–14.00. "
+    assert t.nn == ("Servicetorget på Manger har flest besøkande kl. 10.00–11.00 og kl. 13.00–14.00. "
                     "Det er travlast på måndagar og tysdagar.")
     assert t.nb.endswith("Det er travlest på mandager og tirsdager.")
     with pytest.raises(ValueError, match="unknown service desk"):

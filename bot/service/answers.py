@@ -43,7 +43,7 @@ def open_now(profile: Profile, at: datetime | None = None) -> Texts:
             answer.append(_status(profile, profile.opening_hours[name], at, open_key, closed_key,
                                   phone=profile.contact.phone))
     for desk in profile.service_desks:
-        answer.append(_status(profile, desk.hours, at, "desk_is_open", "desk_is_closed", desk=desk.name,
+        answer.append(_status(profile, desk.hours, at, "desk_is_open", "desk_is_closed", desk=desk.display,
                               never_key="desk_never_open"))
     return lines(*answer)
 
@@ -59,8 +59,8 @@ def _status(profile: Profile, schedule: Schedule, at: datetime, open_key: str, c
 
 def desk_list(profile: Profile) -> Texts:
     """The service desks with address, weekdays and hours, one per line."""
-    rows = [say("desks_intro")]
-    rows += [say("desk_line", desk=desk.name, address=desk.address, when=schedule_text(desk.hours))
+    rows = [say("desks_intro" if len(profile.service_desks) > 1 else "desk_intro")]
+    rows += [say("desk_line", desk=desk.display, address=desk.address, when=schedule_text(desk.hours))
              for desk in profile.service_desks]
     return lines(*rows)
 
@@ -90,11 +90,12 @@ def _spans(ranges) -> Texts:
 
 def best_time_to_visit(profile: Profile, desk: str) -> Texts:
     """When a service desk is busiest (hours and weekdays), from the profile's busy times."""
-    name = profile.desk(desk).name
+    found = profile.desk(desk)
+    name = found.name
     busy = profile.busy_desks.get(name)
     if busy is None or not busy.peak:
         return say("best_time_unknown")
-    text = say("desk_busy", desk=name, peak=_spans(busy.peak))
+    text = say("desk_busy", desk=found.display, peak=_spans(busy.peak))
     if busy.busiest_days:
         text += say("desk_busy_days", days=weekday_plurals(list(busy.busiest_days)))
     return text

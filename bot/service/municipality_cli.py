@@ -65,7 +65,8 @@ opening_hours:
       close: ""
 
 service_desks:
-  - name: ""                     # e.g. Servicetorget
+  - name: ""                     # e.g. Servicetorget (short name, unique)
+    title: ""                    # optional: how sentences name it, e.g. Servicetorget på rådhuset
     place: ""                    # e.g. rådhuset
     address: ""
     hours:

@@ -104,6 +104,11 @@ class ServiceDesk:
     place: str
     address: str
     hours: Schedule
+    title: str = ""  # how sentences name the desk ("Servicetorget i Knarvik"); default: the name
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
@@ -579,13 +584,14 @@ class _Validator:
             schedules = {name: self.schedule(name, v, f"opening_hours.{name}") for name, v in hours_data.items()}
         desks = []
         for where, item in self.mappings(data.get("service_desks"), "service_desks"):
-            self.known_keys(item, ("name", "place", "address", "hours"), where)
+            self.known_keys(item, ("name", "title", "place", "address", "hours"), where)
             name = self.text(item, "name", f"{where}.")
             hours = self.get(item, "hours", f"{where}.")
             desks.append(ServiceDesk(name, self.text(item, "place", f"{where}.", required=False),
                                      self.text(item, "address", f"{where}."),
                                      self.schedule(name, hours, f"{where}.hours") if hours is not None
-                                     else Schedule(name, ())))
+                                     else Schedule(name, ()),
+                                     self.text(item, "title", f"{where}.", required=False)))
         if data.get("service_desks") is None:
             self.error("service_desks", "missing; list the service desks with name, address and hours")
         deadlines = {}

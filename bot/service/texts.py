@@ -80,18 +80,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Telefonen ({phone}) er stengt nå og åpner igjen {when}.",
     },
     "desk_is_open": {
-        "nn": "Servicetorget i {desk} er ope no, fram til kl. {close}.",
-        "nb": "Servicetorget i {desk} er åpent nå, fram til kl. {close}.",
+        "nn": "{desk} er ope no, fram til kl. {close}.",
+        "nb": "{desk} er åpent nå, fram til kl. {close}.",
     },
     "desk_is_closed": {
-        "nn": "Servicetorget i {desk} er stengt no og opnar igjen {when}.",
-        "nb": "Servicetorget i {desk} er stengt nå og åpner igjen {when}.",
+        "nn": "{desk} er stengt no og opnar igjen {when}.",
+        "nb": "{desk} er stengt nå og åpner igjen {when}.",
     },
     "desk_never_open": {
-        "nn": "Servicetorget i {desk} har ingen opningstider dei neste månadene.",
-        "nb": "Servicetorget i {desk} har ingen åpningstider de neste månedene.",
+        "nn": "{desk} har ingen opningstider dei neste månadene.",
+        "nb": "{desk} har ingen åpningstider de neste månedene.",
     },
     # lists and contact information
+    "desk_intro": {
+        "nn": "Du finn oss her:",
+        "nb": "Du finner oss her:",
+    },
     "desks_intro": {
         "nn": "Du finn oss på desse servicetorga:",
         "nb": "Du finner oss på disse servicetorgene:",
@@ -123,8 +127,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "nb": "Det er minst kø på telefonen {quiet}. Flest ringer {peak}.",
     },
     "desk_busy": {
-        "nn": "På servicetorget i {desk} er det mest folk {peak}.",
-        "nb": "På servicetorget i {desk} er det mest folk {peak}.",
+        "nn": "{desk} har flest besøkande {peak}.",
+        "nb": "{desk} har flest besøkende {peak}.",
     },
     "desk_busy_days": {
         "nn": "Det er travlast på {days}.",
