@@ -431,6 +431,35 @@ def section_summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def section_tenancy(data: dict | None, note: str) -> str:
+    """Many municipalities in one action server (bench/tenancy.py, tenancy engineer)."""
+    out = ["## Many municipalities: one index each vs one shared index with a filter", ""]
+    if not data:
+        return "\n".join(out + [note, ""])
+    sizes = data["sizes"]
+    first = next(iter(sizes.values()))
+    out += [f"Synthetic municipalities made from Alver's real index ({first['local_passages']} local passages "
+            f"each, text renamed, vectors moved by small noise) plus {first['common_passages']} common passages "
+            f"({first['common_source']}). Search = the action server's hybrid search for one question, query "
+            "vector precomputed, one thread; CPU time per query beside wall clock. *Differs* = Alver's dev "
+            "questions whose answer/no-answer decision (top page) changes against Alver's own index.", ""]
+    rows = []
+    for n, v in sizes.items():
+        for layout in ("per", "shared"):
+            x = v[layout]
+            differs = v["shared_vs_own_index"]
+            rows.append([n, "one per municipality" if layout == "per" else "shared + filter",
+                         v["per_municipality_passages_total"] if layout == "per" else v["shared_passages"],
+                         x["rss_indexes_mb"], x["load_seconds"], x["search_only_cpu"]["p50_ms"],
+                         x["search_only_cpu"]["p95_ms"], x["search_only"]["p95_ms"],
+                         "-" if layout == "per" else
+                         f"{differs['answer_decision_differs']} ({differs['top_page_differs']}) "
+                         f"of {differs['questions']}"])
+    out += [_table(["municipalities", "layout", "passages", "RSS MiB", "load s", "CPU p50 ms", "CPU p95 ms",
+                    "wall p95 ms", "differs"], rows), ""]
+    return "\n".join(out)
+
+
 def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
     """The whole REPORT.md text (charts are written beside it)."""
     m = run_info.get("machine", {})
@@ -455,6 +484,7 @@ def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
         section_latency(results.get("latency"), notes.get("latency", "")),
         section_load(results.get("load"), notes.get("load", "")),
         section_index(results.get("index_scale"), notes.get("index_scale", "")),
+        section_tenancy(results.get("tenancy"), notes.get("tenancy", "")),
         section_coldstart(results.get("coldstart"), notes.get("coldstart", "")),
     ]
     return "\n".join(head + parts).rstrip() + "\n"

@@ -30,6 +30,7 @@ OFFLINE = {
     "language": ([], [], 600),
     "nlu": ([], ["--folds", "2"], 1800),
     "index_scale": ([], ["--sizes", "1000,10000", "--real", "300", "--queries", "50"], 1500),
+    "tenancy": ([], ["--sizes", "2,10", "--queries", "100"], 2400),
 }
 # latency first: its first request is the first the fresh servers answer.
 WITH_SERVERS = {
