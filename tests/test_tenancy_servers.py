@@ -110,3 +110,27 @@ def test_the_demo_page_links_every_municipality_and_each_page_sets_its_widget(se
         assert profile.contact.phone in page.text
     missing = servers.http.get(servers.staff_url + "/demo/atlantis")
     assert missing.status_code == 404 and "unknown municipality 'atlantis'" in missing.text
+
+
+def _answer(replies: list[dict]) -> dict:
+    answers = [r["custom"]["data"] for r in replies if isinstance(r.get("custom"), dict)
+               and (r["custom"].get("data") or {}).get("type") == "answer"]
+    assert answers, f"no answer payload in {replies}"
+    data = answers[0]
+    return {"url": data.get("url") or (data.get("source") or {}).get("url"), "lang": data.get("lang")}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("lang,question", [("nn", "Kor mykje må eg betale i eigedomsskatt?"),
+                                           ("nb", "Hvor mye må jeg betale i eiendomsskatt?")])
+def test_the_same_question_is_answered_from_the_municipalitys_own_page(servers, slug, lang, question):
+    """Each municipality's index: the answer cites its own site, in the citizen's standard."""
+    profile = registry().get(slug)
+    sender = servers.new_sender()
+    send(servers, "hei", slug, sender)
+    answer = _answer(send(servers, question, slug, sender))
+    assert answer["url"].startswith(profile.contact.website), answer
+    assert answer["lang"] == lang
+    for other in PROFILES:
+        if other.slug != slug:
+            assert other.contact.website not in servers.text(send(servers, question, slug, sender))
