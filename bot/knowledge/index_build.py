@@ -27,6 +27,7 @@ from bot.knowledge.bm25 import terms
 from bot.knowledge.chunking import chunk_page
 from bot.knowledge.documents import STANDARDS, Page, Skipped, load_folder
 from bot.knowledge.embedding import Embedder
+from bot.knowledge.sentence_vectors import texts_for
 
 Log = Callable[[str], None]
 
@@ -148,11 +149,13 @@ def load_sources(sources: list[Path], log: Log = _stderr) -> tuple[list[Page], l
 
 def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _stderr, progress: bool = True,
                 vector_cache: dict[str, np.ndarray] | None = None,
-                reuse_from: tuple[Path, ...] | list[Path] = ()) -> BuildReport:
+                reuse_from: tuple[Path, ...] | list[Path] = (), excerpt_vectors: bool = True) -> BuildReport:
     """Build (or incrementally rebuild) the index of `source` (a folder, or folders where
-    later ones override earlier ones) into `out`. `vector_cache` (passage key -> vector)
-    lends vectors between builds, e.g. common pages shared by many municipalities;
-    `reuse_from` are other index folders whose vectors may be reused."""
+    later ones override earlier ones) into `out`. `vector_cache` (passage or sentence key
+    -> vector) lends vectors between builds, e.g. common pages shared by many
+    municipalities; `reuse_from` are other index folders whose vectors may be reused.
+    Without `excerpt_vectors` the excerpt sentences' vectors are not computed (a
+    search-only index)."""
     start = time.perf_counter()
     sources = [Path(s) for s in source] if isinstance(source, list | tuple) else [Path(source)]
     if not sources:
@@ -207,6 +210,8 @@ def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _st
                else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
     if vector_cache is not None:
         vector_cache.update({key: vectors_by_key[key] for key in embed_texts})
+    sentences = (_sentence_table(out, passages, embedder, model_key, log, progress, vector_cache, reuse_from)
+                 if excerpt_vectors else store.SentenceTable([], [], np.zeros((0, embedder.dimension), np.float32)))
 
     index_type = store.index_type_for(len(passages))
     manifest = {
@@ -220,6 +225,7 @@ def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _st
             "pages": len(pages),
             "machine_converted_pages": len(converted),
             "passages": len(passages),
+            "excerpt_sentences": len(sentences.texts),
             "passages_by_lang": {lang or "unknown": sum(1 for p in passages if p.lang == lang)
                                  for lang in sorted({p.lang for p in passages}, key=str)},
             "skipped_files": len(skipped),
@@ -229,10 +235,44 @@ def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _st
         "notes": notes,
         "build_seconds": round(time.perf_counter() - start, 2),
     }
-    store.write_index(out, manifest, passages, vectors, conversions)
+    store.write_index(out, manifest, passages, vectors, conversions, sentences)
     log(f"Index written to {out}: {len(passages)} passages ({index_type}) from {len(pages)} page(s) "
         f"in {manifest['build_seconds']:.1f} s.")
     return BuildReport(manifest, skipped, reused, len(missing), notes)
+
+
+def _sentence_table(out: Path, passages: list[store.StoredPassage], embedder: Embedder, model_key: str,
+                    log: Log, progress: bool, vector_cache: dict[str, np.ndarray] | None = None,
+                    reuse_from: tuple[Path, ...] | list[Path] = ()) -> store.SentenceTable:
+    """Vectors of every text the excerpt code may rank (bot.knowledge.sentence_vectors),
+    reusing vectors of unchanged texts from the previous build, `reuse_from` and `vector_cache`."""
+    texts: dict[str, None] = {}
+    for p in passages:
+        for text in texts_for(p.title, p.heading, p.text):
+            texts.setdefault(text, None)
+    ordered = list(texts)
+    keys = [_key(model_key, "sentence", t) for t in ordered]
+    previous: dict[str, np.ndarray] = {}
+    for folder in [*reuse_from, out]:
+        try:
+            store.check_model(store.read_manifest(Path(folder)), embedder.identity(), Path(folder))
+            old = store.read_sentences(Path(folder))
+            if old is not None:
+                previous.update({k: np.array(old.vectors[i]) for i, k in enumerate(old.keys)})
+        except (store.IndexProblem, OSError, ValueError, KeyError, TypeError):
+            pass
+    if vector_cache:
+        previous.update({k: vector_cache[k] for k in keys if k in vector_cache and k not in previous})
+    missing = [i for i, k in enumerate(keys) if k not in previous]
+    log(f"Embedding {len(missing)} new excerpt sentence(s); reusing {len(ordered) - len(missing)} unchanged.")
+    if missing:
+        fresh = embedder.encode_passages([ordered[i] for i in missing], progress=progress)
+        previous.update({keys[i]: fresh[j] for j, i in enumerate(missing)})
+    if vector_cache is not None:
+        vector_cache.update({k: previous[k] for k in keys})
+    vectors = (np.stack([previous[k] for k in keys]) if keys
+               else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
+    return store.SentenceTable(ordered, keys, vectors)
 
 
 def _previous_vectors(out: Path, identity: dict) -> dict[str, np.ndarray]:

@@ -1,8 +1,11 @@
 """The on-disk index: file layout, manifest, and the model check.
 
 An index folder holds `manifest.json` (written last), `passages.jsonl` (one passage a
-line, with its stemmed BM25 terms), `vectors.npy` (L2-normalised float32 embeddings) and
-`faiss.index`. `conversions.json` caches Apertium output between builds.
+line, with its stemmed BM25 terms), `vectors.npy` (L2-normalised float32 embeddings),
+`faiss.index`, and the excerpt sentences' vectors (`sentences.jsonl`: text and reuse key
+a line; `sentences.npy`, see bot/knowledge/sentence_vectors.py). `conversions.json`
+caches Apertium output between builds. The searcher memory-maps the .npy files, so the
+processes of one machine share one copy of the vectors in the page cache.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ PASSAGES = "passages.jsonl"
 VECTORS = "vectors.npy"
 FAISS_INDEX = "faiss.index"
 CONVERSIONS = "conversions.json"
+SENTENCES = "sentences.jsonl"
+SENTENCE_VECTORS = "sentences.npy"
 # Measured on 2 cores (bench notes in docs of `index_type_for`): exact search costs
 # 16 ms/query at 10k passages, 40 ms at 50k, 62 ms at 100k; HNSW (M=32, efSearch=128)
 # 0.7-5.6 ms. Below 50k the exact index is fast enough next to the ~25 ms query
@@ -74,8 +79,18 @@ def _replace(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class SentenceTable:
+    """Vectors of the excerpt sentences: `texts[i]` has vector `vectors[i]`; `keys[i]` is
+    the reuse key (model + text) for incremental builds."""
+
+    texts: list[str]
+    keys: list[str]
+    vectors: np.ndarray
+
+
 def write_index(out: Path, manifest: dict, passages: list[StoredPassage], vectors: np.ndarray,
-                conversions: dict[str, str]) -> None:
+                conversions: dict[str, str], sentences: SentenceTable | None = None) -> None:
     """Write every file (each atomically), the manifest last."""
     import faiss
 
@@ -86,6 +101,11 @@ def write_index(out: Path, manifest: dict, passages: list[StoredPassage], vector
     _replace(out / VECTORS, lambda p: np.save(open(p, "wb"), vectors))
     _replace(out / FAISS_INDEX, lambda p: faiss.write_index(make_faiss(vectors, manifest["index_type"]), str(p)))
     _replace(out / CONVERSIONS, lambda p: p.write_text(json.dumps(conversions, ensure_ascii=False), encoding="utf-8"))
+    if sentences is not None:
+        _replace(out / SENTENCES, lambda p: p.write_text("".join(
+            json.dumps({"text": t, "key": k}, ensure_ascii=False) + "\n" for t, k in zip(sentences.texts, sentences.keys)),
+            encoding="utf-8"))
+        _replace(out / SENTENCE_VECTORS, lambda p: np.save(open(p, "wb"), sentences.vectors.astype(np.float32)))
     _replace(out / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                                     encoding="utf-8"))
 
@@ -128,8 +148,22 @@ def read_passages(index_dir: Path) -> list[StoredPassage]:
         return [StoredPassage(**json.loads(line)) for line in fh if line.strip()]
 
 
-def read_vectors(index_dir: Path) -> np.ndarray:
-    return np.load(index_dir / VECTORS)
+def read_vectors(index_dir: Path, mmap: bool = False) -> np.ndarray:
+    """The passage vectors; memory-mapped read-only with `mmap` (shared by processes)."""
+    return np.load(index_dir / VECTORS, mmap_mode="r" if mmap else None)
+
+
+def read_sentences(index_dir: Path, mmap: bool = False) -> SentenceTable | None:
+    """The excerpt sentences' vectors, or None for an index built before they existed."""
+    try:
+        with open(index_dir / SENTENCES, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError):
+        return None
+    if len(rows) != len(vectors):
+        return None
+    return SentenceTable([r["text"] for r in rows], [r["key"] for r in rows], vectors)
 
 
 def read_faiss(index_dir: Path):
