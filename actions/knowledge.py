@@ -8,7 +8,10 @@ row sets `search_result: not_found_again` and the dialogue offers a person.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import os
 import threading
 
 from rasa_sdk import Action, Tracker
@@ -73,8 +76,9 @@ def answer_payload(best: Hit, lang: str, related: list[dict[str, str]]) -> dict:
 class ActionAnswerQuestion(Action):
     def __init__(self) -> None:
         # rasa_sdk creates the action when the server starts: load the embedding model and
-        # index in the background then, so the first citizen does not wait for it.
-        if _warm_up_once.acquire(blocking=False):
+        # index in the background then, so the first citizen does not wait for it. Only in
+        # a Sanic worker (which serves the requests), not in Sanic's managing process.
+        if os.environ.get("SANIC_WORKER_NAME") and _warm_up_once.acquire(blocking=False):
             threading.Thread(target=_warm_up, name="knowledge-warm-up", daemon=True).start()
 
     def name(self) -> str:
@@ -85,8 +89,9 @@ class ActionAnswerQuestion(Action):
         question = (tracker.latest_message or {}).get("text") or ""
         lang = language(tracker)
         try:
-            index = searcher(municipality(tracker))
-            hits = index.search(question, k=SEARCH_DEPTH, lang=lang)
+            # CPU-bound work runs in a worker thread, never on the server's event loop.
+            index = await asyncio.to_thread(searcher, municipality(tracker))
+            hits = await asyncio.to_thread(index.search, question, SEARCH_DEPTH, lang)
         except Exception:
             log.exception("Knowledge search failed for a question")
             dispatcher.utter_message(response="utter_technical_problem")
@@ -95,7 +100,9 @@ class ActionAnswerQuestion(Action):
             return self.not_found(dispatcher, tracker)
         best = hits[0]
         related = related_pages(hits, best, index.threshold)
-        dispatcher.utter_message(text=excerpt(best, question, same_page=hits[1:], similarity=index.similarities))
+        text = await asyncio.to_thread(functools.partial(excerpt, best, question, same_page=hits[1:],
+                                                         similarity=index.similarities))
+        dispatcher.utter_message(text=text)
         if best.machine_converted:
             dispatcher.utter_message(response="utter_answer_machine_converted")
         dispatcher.utter_message(response="utter_answer_source", title=best.title, url=best.url)
