@@ -24,7 +24,9 @@ import argparse
 import importlib.util
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +68,8 @@ class StackConfig:
     token: str = ""
     staff: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra environment for all servers
+    # Rasa server processes (Sanic workers sharing the port); 0: KOMMUNEBOT_RASA_WORKERS, else 1.
+    rasa_workers: int = 0
 
     @classmethod
     def from_settings(cls) -> "StackConfig":
@@ -118,6 +122,22 @@ def _healthy(url: str) -> bool:
 PROCESS_ENV: dict[str, dict[str, str]] = {"actions": {"OMP_NUM_THREADS": "1"}}
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
+
+
 def _stop_on_sigterm() -> None:
     """Treat SIGTERM (systemd, docker stop) like Ctrl-C, so the servers are stopped too."""
     def interrupt(signum, frame):
@@ -144,6 +164,41 @@ class Stack:
             "SANIC_HOST": config.host,  # where rasa_sdk binds
         })
         self.env.update(config.env)
+        self.endpoints = config.endpoints
+        self.workers = config.rasa_workers or int(self.env.get("KOMMUNEBOT_RASA_WORKERS", "1") or "1")
+        if self.workers < 1:
+            raise StackError(f"KOMMUNEBOT_RASA_WORKERS={self.workers}: give a number of Rasa processes >= 1.")
+
+    # -- several Rasa processes ------------------------------------------------------------
+    def _prepare_workers(self) -> None:
+        """Several Rasa processes on one machine (Sanic workers sharing the port) need a
+        lock store all of them see, so that one conversation is handled by one process at
+        a time: Redis at KOMMUNEBOT_LOCK_STORE_URL, else a private redis-server started
+        here (loopback, no persistence: it only holds locks)."""
+        url = self.env.get("KOMMUNEBOT_LOCK_STORE_URL", "").strip()
+        if not url:
+            if not shutil.which("redis-server"):
+                raise StackError(f"KOMMUNEBOT_RASA_WORKERS={self.workers} needs a Redis lock store: install "
+                                 "redis-server (Debian: redis-server) or set KOMMUNEBOT_LOCK_STORE_URL=redis://host:port/db.")
+            port = _free_port(self.config.host)
+            folder = self.config.var_dir / "redis"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.spawn("redis", ["redis-server", "--bind", self.config.host, "--port", str(port), "--save", "",
+                                 "--appendonly", "no", "--dir", str(folder)])
+            _wait_for_port(self.config.host, port, 20.0, "redis-server")
+            url = f"redis://{self.config.host}:{port}/0"
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise StackError(f"KOMMUNEBOT_LOCK_STORE_URL={url!r}: use redis://host:port/db")
+        text = self.config.endpoints.read_text(encoding="utf-8")
+        if "\nlock_store:" not in "\n" + text:
+            text += (f"\n# Added by kommunebot run for {self.workers} Rasa processes.\nlock_store:\n  type: redis\n"
+                     f"  url: {parts.hostname}\n  port: {parts.port or 6379}\n  db: {(parts.path or '/0').strip('/') or 0}\n"
+                     + (f"  password: {parts.password}\n" if parts.password else "")
+                     + ("  use_ssl: true\n" if parts.scheme == "rediss" else ""))
+        self.endpoints = self.config.var_dir / "endpoints.generated.yml"
+        self.endpoints.write_text(text, encoding="utf-8")
+        self.endpoints.chmod(0o600)
 
     # -- commands ------------------------------------------------------------------------
     def commands(self) -> dict[str, list[str]]:
@@ -152,7 +207,7 @@ class Stack:
             "actions": [str(ACTIONS_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)],
             "rasa": [str(RASA), "run", "--enable-api", "--auth-token", self.token, "-i", c.host,
                      "--port", str(c.rasa_port), "--cors", c.cors, "--credentials", str(c.credentials),
-                     "--endpoints", str(c.endpoints), "-m", str(c.model)],
+                     "--endpoints", str(self.endpoints), "-m", str(c.model)],
             "staff": [str(ACTIONS_PYTHON), "-m", "bot.staff", "--host", c.host, "--port", str(c.staff_port)],
         }
 
@@ -189,6 +244,12 @@ class Stack:
             if _healthy(self.health_url(name)):
                 raise StackError(f"Something already answers at {self.health_url(name).split('?')[0]}: "
                                  f"stop it or choose another port (see `kommunebot run --help`).")
+        try:
+            if "rasa" in names and self.workers > 1:
+                self._prepare_workers()
+        except BaseException:
+            self.stop()
+            raise
         for name in names:
             self.spawn(name, self.commands()[name])
         try:
@@ -201,6 +262,8 @@ class Stack:
     def spawn(self, name: str, command: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
         env = {**PROCESS_ENV.get(name, {}), **self.env}  # the caller's environment wins
+        if name == "rasa" and self.workers > 1:
+            env["SANIC_WORKERS"] = str(self.workers)
         self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -48,3 +48,31 @@ def test_action_server_gets_one_torch_thread_unless_the_caller_chose(tmp_path, m
     assert thread_setting(Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)) == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert thread_setting(Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)) == "2"
+
+
+def test_several_rasa_processes_get_a_redis_lock_store(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setenv("KOMMUNEBOT_LOCK_STORE_URL", "redis://:s3cret@127.0.0.1:6390/2")
+    stack = Stack(StackConfig(var_dir=tmp_path, rasa_workers=2), progress=lambda _: None)
+    stack._prepare_workers()
+    rasa = stack.commands()["rasa"]
+    generated = rasa[rasa.index("--endpoints") + 1]
+    text = open(generated, encoding="utf-8").read()
+    assert "lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6390\n  db: 2\n  password: s3cret" in text
+    assert "tracker_store:" in text  # the project's endpoints are kept
+    stack.log_dir.mkdir(parents=True, exist_ok=True)
+    stack.spawn("rasa", [sys.executable, "-c", "import os; print(os.environ['SANIC_WORKERS'])"])
+    stack.procs["rasa"].wait(timeout=30)
+    assert stack.log("rasa").read_text().split()[-1] == "2"
+
+
+def test_a_bad_worker_setting_is_refused_with_what_to_write(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_RASA_WORKERS", "0")
+    with pytest.raises(StackError, match="KOMMUNEBOT_RASA_WORKERS"):
+        Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)
+    monkeypatch.setenv("KOMMUNEBOT_RASA_WORKERS", "2")
+    monkeypatch.setenv("KOMMUNEBOT_LOCK_STORE_URL", "memcached://x")
+    stack = Stack(StackConfig(var_dir=tmp_path), progress=lambda _: None)
+    with pytest.raises(StackError, match="redis://host:port/db"):
+        stack._prepare_workers()
