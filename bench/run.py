@@ -31,6 +31,8 @@ OFFLINE = {
     "nlu": ([], ["--folds", "2"], 1800),
     "index_scale": ([], ["--sizes", "1000,10000", "--real", "300", "--queries", "50"], 1500),
     "tenancy": ([], ["--sizes", "2,10", "--queries", "100"], 2400),
+    "serving": ([], [], 1800),
+    "rasa_cost": ([], ["--n", "60"], 1800),
 }
 # latency first: its first request is the first the fresh servers answer.
 WITH_SERVERS = {
@@ -38,7 +40,9 @@ WITH_SERVERS = {
     "e2e": ([], [], 900),
     "load": ([], ["--steps", "1,5,10", "--seconds", "8"], 900),
 }
-AFTER = {"coldstart": ([], ["--skip-train"], 1800)}
+# mix starts its own servers: Rasa's starter bot and Kommunebot as `kommunebot run` serves.
+AFTER = {"mix": ([], ["--steps", "1,10,25", "--seconds", "8"], 2400),
+         "coldstart": ([], ["--skip-train"], 1800)}
 
 
 def run_module(name: str, args: list[str], limit: int) -> dict:

@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['query_cpu_ms']}", flush=True)
 
     # 2. retrieval quality with each runtime
-    index_dir = cfg.index_dir
+    from bot.knowledge.search import municipality_index_dir
+
+    index_dir = municipality_index_dir(None)  # the default municipality's index
     news_dir = news_index(model)
     news_questions = [{"text": q["text"], "lang": q["lang"], "pages": q["pages"]} for q in news.load()["questions"]]
     result["quality"] = {}

@@ -55,8 +55,14 @@ def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
 
 
 def install() -> None:
-    """Apply the fixes once per process (idempotent)."""
+    """Apply the fixes once per process (idempotent). KOMMUNEBOT_RASA_SPEED=off leaves Rasa
+    as it is (for measuring the difference: bench.rasa_cost)."""
+    import os
+
     from rasa.core.actions.action import RemoteAction
+
+    if os.environ.get("KOMMUNEBOT_RASA_SPEED", "").strip().lower() in ("off", "0", "false"):
+        return
 
     with _lock:
         if getattr(RemoteAction._validate_action_result, "kommunebot_speed", False):

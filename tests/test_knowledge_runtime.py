@@ -150,7 +150,7 @@ def test_the_action_searches_in_a_worker_thread_not_on_the_event_loop(monkeypatc
         return real_search(self, *args, **kwargs)
 
     monkeypatch.setattr(Searcher, "search", recording_search)
-    monkeypatch.setattr(knowledge, "searcher", lambda: searcher)
+    monkeypatch.setattr(knowledge, "searcher", lambda slug: searcher)
     tracker = Tracker("t1", {"language": "nn"}, {"text": QUESTIONS[0], "intent": {"name": "faq"}, "entities": []},
                       [], False, None, None, "action_listen")
 
