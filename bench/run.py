@@ -41,7 +41,8 @@ WITH_SERVERS = {
     "load": ([], ["--steps", "1,5,10", "--seconds", "8"], 900),
 }
 # mix starts its own servers: Rasa's starter bot and Kommunebot as `kommunebot run` serves.
-AFTER = {"mix": ([], ["--steps", "1,10,25", "--seconds", "8"], 2400),
+AFTER = {"mix": (["--bots", "starter,kommunebot,kommunebot@2", "--steps", "1,10,25,50", "--seconds", "10"],
+                 ["--steps", "1,10,25", "--seconds", "8"], 2400),
          "coldstart": ([], ["--skip-train"], 1800)}
 
 
