@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import language
-from bot.analytics import Analytics
-
-log = logging.getLogger(__name__)
+from actions.insight import record
 
 POSITIVE_INTENTS = ("feedback_positive", "affirm")
 
@@ -25,11 +20,7 @@ class ActionRecordFeedback(Action):
                   domain: DomainDict) -> list[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         helpful = intent in POSITIVE_INTENTS
-        try:
-            Analytics.from_settings().record_feedback(
-                helpful=helpful, lang=language(tracker), channel=tracker.get_latest_input_channel(),
-                question=tracker.get_slot("answer_question"), url=tracker.get_slot("answer_url"))
-        except Exception:  # feedback is statistics: never let it break the conversation
-            log.exception("Could not store feedback")
+        record(tracker, "feedback_positive" if helpful else "feedback_negative",
+               url=tracker.get_slot("answer_url"), question=tracker.get_slot("answer_question"))
         dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
         return []

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import language, profile_values
 from actions.common import profile as municipality_profile
+from actions.insight import record
 from bot.handoff import clock
 from bot.handoff.contact import parse_contact
 from bot.handoff.db import Database, DatabaseUnavailable
@@ -139,6 +140,7 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     events = [SlotSet("language", lang), SlotSet("handoff_mode", mode)]
     events += [SlotSet(slot, None) for slot in ("case_question", "case_contact") if tracker.get_slot(slot) is not None]
     if mode == "messenger":
+        record(tracker, "handoff_referred")
         utter(dispatcher, tracker, domain, "utter_handoff_messenger", lang,
               phone_text=availability(profile, "phone", now).text(lang),
               contact_form=profile.contact.contact_form,
@@ -187,6 +189,7 @@ class ActionStartLiveChat(Action):
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc)
         log.info("live chat %s queued (channel %s, %s)", entry.reference, entry.channel, lang)
+        record(tracker, "handoff_live", reference=entry.reference, promised_by=chat.expected_by, standard="chat")
         say(dispatcher, tracker, domain, "waiting", response="utter_live_waiting", expected_by=chat.expected_by,
             reference=entry.reference, wait=chat.text(lang))
         return [ConversationPaused()]
@@ -255,6 +258,7 @@ class ActionCreateCase(Action):
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             return _store_unavailable(dispatcher, tracker, domain, exc) + reset
         log.info("case %s created (channel %s, %s, reply by %s)", case.reference, case.channel, lang, contact.kind)
+        record(tracker, "handoff_case", reference=case.reference, promised_by=promise.expected_by, standard=CASE_CHANNEL)
         response = "utter_case_created_email" if contact.kind == "email" else "utter_case_created_phone"
         say(dispatcher, tracker, domain, "case_created", response=response, expected_by=promise.expected_by,
             reference=case.reference, promise=promise.text(lang), contact=contact.display(),

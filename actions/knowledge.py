@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import language, municipality
+from actions.insight import record
 from bot.knowledge.answer import excerpt
 from bot.knowledge.search import Hit, Searcher
 from bot.privacy import redact
@@ -112,6 +113,7 @@ class ActionAnswerQuestion(Action):
         dispatcher.utter_message(json_message=answer_payload(best, lang, related))
         dispatcher.utter_message(response="utter_ask_feedback")
         dispatcher.utter_message(json_message={"data": {"type": "feedback", "lang": lang}})
+        record(tracker, "answered", url=best.url, title=best.title)
         return [SlotSet("search_result", "found"), SlotSet("answer_url", best.url),
                 SlotSet("answer_question", redact(question))]
 
@@ -119,6 +121,7 @@ class ActionAnswerQuestion(Action):
     def not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """Rephrase once; after a second miss in a row the dialogue offers a person."""
         missed_before = tracker.get_slot("search_result") in ("not_found", "not_found_again")
+        record(tracker, "not_found", question=(tracker.latest_message or {}).get("text"))
         if missed_before:
             dispatcher.utter_message(response="utter_not_found")
             result = "not_found_again"

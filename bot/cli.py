@@ -18,11 +18,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eta": ("bot.service.cli", "when a person can answer on a channel"),
     "forget": ("bot.privacy.cli", "delete a conversation, or everything past its retention time"),
     "index": ("bot.knowledge.cli", "build the knowledge index from a folder of pages"),
+    "insight": ("bot.insight.cli", "maintain the insight data: group unanswered questions, expire old data"),
     "lang": ("bot.language.cli", "detect Nynorsk or Bokmål, one line at a time"),
     "municipality": ("bot.service.municipality_cli", "add, check or list the municipalities this deployment serves"),
+    "report": ("bot.insight.cli", "write the annual channel report (HTML with PNG charts)"),
     "run": ("bot.stack", "start the action server, Rasa server and staff portal (--shell: rasa shell)"),
     "search": ("bot.knowledge.cli", "search the knowledge index"),
     "staff": ("bot.staff.cli", "manage staff accounts for the staff portal"),
+    "stats": ("bot.insight.cli", "the municipality's numbers for a period (--json for one object)"),
 }
 
 

@@ -79,17 +79,25 @@ def test_session_start_sets_the_default_language_and_keeps_a_known_one(tmp_path,
 
 
 def test_feedback_is_stored_redacted(tmp_path, monkeypatch):
-    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
-    from bot.analytics import Analytics
+    """Feedback goes to the insight store (bot.insight): the question behind a "no" only
+    redacted, the page's feedback counted."""
+    from sqlalchemy import select
 
-    store = Analytics.from_settings()
-    store.record_feedback(helpful=False, lang="nb", channel="rest", question="ring 912 34 567 om sfo",
-                          url="https://x/sfo")
-    store.record_feedback(helpful=True, lang="nn", channel="socketio", question=None, url=None)
-    assert store.feedback_summary() == {"helpful": 1, "not_helpful": 1}
+    from actions.feedback import ActionRecordFeedback
+    from bot.insight import schema
+    from bot.insight.store import InsightStore
+
+    monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setattr("bot.insight.grouping.schedule", lambda: None)  # no embedding model here
+    slots = {"answer_question": "ring 912 34 567 om sfo", "answer_url": "https://x/sfo", "language": "nb"}
+    asyncio.run(ActionRecordFeedback().run(CollectingDispatcher(), tracker(slots, "nei", "feedback_negative"), {}))
+    asyncio.run(ActionRecordFeedback().run(CollectingDispatcher(), tracker(slots, "ja", "feedback_positive"), {}))
+    store = InsightStore.open(f"sqlite:///{tmp_path / 'a.db'}")
     with store.engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT question FROM answer_feedback WHERE helpful = 0").scalar()
-    assert "912" not in stored and "sfo" in stored
+        stored = conn.execute(select(schema.questions.c.text, schema.questions.c.kind)).all()
+        page = conn.execute(select(schema.pages.c.feedback_positive, schema.pages.c.feedback_negative)).one()
+    assert [tuple(r) for r in stored] == [("ring [telefon] om sfo", "negative")]
+    assert tuple(page) == (1, 1)
 
 
 def test_session_start_takes_the_municipality_from_the_channels_metadata(tmp_path, monkeypatch):

@@ -142,14 +142,15 @@ def test_feedback_is_stored_without_personal_data(servers):
     sender = servers.new_sender()
     replies = servers.send("Ring meg på 912 34 567: når er fristen for å søkje barnehageplass?", sender)
     assert servers.payloads(replies, "answer")
-    thanks = servers.text(servers.send("/feedback_positive", sender))
-    assert "Takk for tilbakemeldinga" in thanks
-    with sqlite3.connect(servers.var_dir / "kommunebot.db") as db:
-        rows = db.execute("SELECT helpful, lang, question, url FROM answer_feedback").fetchall()
+    thanks = servers.text(servers.send("/feedback_negative", sender))
+    assert "Takk for at du sa frå" in thanks
+    with sqlite3.connect(servers.var_dir / "kommunebot.db") as db:  # bot.insight's tables
+        rows = db.execute("SELECT kind, lang, text, url FROM insight_questions").fetchall()
+        pages = db.execute("SELECT url, feedback_negative FROM insight_pages WHERE feedback_negative > 0").fetchall()
     mine = [r for r in rows if r[2] and "barnehageplass" in r[2]]
-    assert mine and mine[-1][0] == 1 and mine[-1][1] == "nn"
+    assert mine and mine[-1][0] == "negative" and mine[-1][1] == "nn"
     assert "912" not in mine[-1][2] and "[telefon]" in mine[-1][2]
-    assert mine[-1][3].startswith("http")
+    assert mine[-1][3].startswith("http") and mine[-1][3] in [url for url, _ in pages]
 
 
 def test_open_now_says_the_time_and_the_next_opening(servers):

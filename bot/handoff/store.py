@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from bot.handoff.contact import Contact
 from bot.handoff.db import Database
 from bot.handoff.models import Handoff, StaffMessage
+from bot.insight import record_staff_reply
 
 OPEN_STATUSES = ("open", "claimed")
 MAX_QUESTION_CHARS = 4000
@@ -225,6 +226,8 @@ class HandoffStore:
             if row.kind == "live" and first_claim:
                 self._queue_message(s, row, "joined", "", username, now)
             s.commit()
+            if row.kind == "live":  # a person has joined the chat: the citizen is answered
+                record_staff_reply(reference, now, database_url=self.db.url)
             return _view(row)
 
     def add_staff_message(self, reference: str, username: str, text: str, *, now: datetime) -> MessageView:
@@ -243,6 +246,7 @@ class HandoffStore:
                 self._queue_message(s, row, "joined", "", username, now)
             message = self._queue_message(s, row, "message", text, username, now)
             s.commit()
+            record_staff_reply(reference, now, database_url=self.db.url)
             return _message_view(message)
 
     def close(self, reference: str, username: str, *, now: datetime) -> HandoffView:
@@ -254,6 +258,7 @@ class HandoffStore:
             if row.kind == "live":
                 self._queue_message(s, row, "ended", "", username, now)
             s.commit()
+            record_staff_reply(reference, now, database_url=self.db.url)  # closed unanswered here: by phone
             return _view(row)
 
     def mark_delivered(self, message_id: int, *, now: datetime) -> bool:
