@@ -568,12 +568,14 @@ def section_tenancy(data: dict | None, note: str) -> str:
             differs = v["shared_vs_own_index"]
             rows.append([n, "one per municipality" if layout == "per" else "shared + filter",
                          v["per_municipality_passages_total"] if layout == "per" else v["shared_passages"],
-                         x["rss_indexes_mb"], x["load_seconds"], x["search_only_cpu"]["p50_ms"],
+                         f"{x['rss_indexes_mb']} / {x.get('rss_indexes_used_mb', '-')} / "
+                         f"{x.get('rss_indexes_all_read_mb', '-')}", x["load_seconds"], x["search_only_cpu"]["p50_ms"],
                          x["search_only_cpu"]["p95_ms"], x["search_only"]["p95_ms"],
                          "-" if layout == "per" else
                          f"{differs['answer_decision_differs']} ({differs['top_page_differs']}) "
                          f"of {differs['questions']}"])
-    out += [_table(["municipalities", "layout", "passages", "RSS MiB", "load s", "CPU p50 ms", "CPU p95 ms",
+    out += [_table(["municipalities", "layout", "passages", "RSS MiB loaded / searched / all read", "load s",
+                    "CPU p50 ms", "CPU p95 ms",
                     "wall p95 ms", "differs"], rows), ""]
     return "\n".join(out)
 
