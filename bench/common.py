@@ -83,6 +83,21 @@ def write_json(name: str, data: dict) -> Path:
     return path
 
 
+def repo_path(path: str | Path) -> str:
+    """A path as results record it: relative to the repository, so no machine's layout is kept."""
+    return os.path.relpath(Path(path).resolve(), BENCH_DIR.parent)
+
+
+def load_averages(results: object) -> list[float]:
+    """Every 1-minute load average recorded anywhere in a results tree (see `machine`)."""
+    if isinstance(results, dict):
+        found = [float(v) for k, v in results.items() if k == "load_average_1m" and v is not None]
+        return found + [x for k, v in results.items() if k != "load_average_1m" for x in load_averages(v)]
+    if isinstance(results, list):
+        return [x for v in results for x in load_averages(v)]
+    return []
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     return {

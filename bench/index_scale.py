@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from bench.common import latency_summary, machine, rss_mb, write_json
+from bench.common import latency_summary, machine, repo_path, rss_mb, write_json
 from bot.config import ROOT, settings
 
 SHARED_SENTENCES = ROOT.parent / "shared" / "data" / "nb_nn"
@@ -45,11 +45,11 @@ def load_sentences() -> tuple[list[str], str]:
         for line in path.read_text(encoding="utf-8").splitlines():
             sentences.extend(part.strip() for part in line.split("\t") if part.strip())
     if sentences:
-        return sentences, f"{SHARED_SENTENCES} ({len(sentences)} sentences)"
+        return sentences, f"{repo_path(SHARED_SENTENCES)} ({len(sentences)} sentences)"
     for path in sorted(settings().knowledge_dir.rglob("*.md")):
         body = path.read_text(encoding="utf-8").split("---", 2)[-1]
         sentences.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", body) if len(s.strip()) > 20)
-    return sentences, f"knowledge pages in {settings().knowledge_dir} ({len(sentences)} sentences)"
+    return sentences, f"knowledge pages in {repo_path(settings().knowledge_dir)} ({len(sentences)} sentences)"
 
 
 def make_passages(sentences: list[str], count: int, rng: random.Random) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import machine, write_json
+from bench.common import machine, repo_path, write_json
 from bot.config import ROOT
 
 RASA = ROOT / ".venv" / "rasa" / "bin" / "rasa"
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real intents predicted as out_of_scope: {confusion['real_intents_predicted_as_out_of_scope'] or 'none'}")
     print(f"\n{args.folds}-fold cross-validation took {seconds:.0f} s")
     path = write_json(args.name, {
-        "config": str(args.config), "folds": args.folds, "seconds": round(seconds, 1), "machine": machine(),
+        "config": repo_path(args.config), "folds": args.folds, "seconds": round(seconds, 1), "machine": machine(),
         "intents": {k: v for k, v in report.items() if isinstance(v, dict) and "f1-score" in v},
         "accuracy": report.get("accuracy"), "by_standard": by_standard, "out_of_scope": confusion,
     })

@@ -6,6 +6,7 @@ not run gets a line saying so and why, never a made-up number.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench.common import BENCH_DIR  # noqa: E402
+from bench.common import BENCH_DIR, load_averages  # noqa: E402
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -542,11 +543,24 @@ def section_summary(results: dict) -> str:
     cold = results.get("coldstart") or {}
     add("Cold start to first answer; rasa train from scratch",
         lambda: f"{cold['run']['first_answer_s']} s; {cold['train']['seconds']} s")
-    lines += ["", "This machine was shared with other engineers' builds and test runs while these numbers "
-              "were taken (load average 3-20 on 2 cores), so wall-clock latencies and throughput are "
-              "pessimistic; CPU time per message is reported beside them as the load-independent cost. "
-              "Re-run `make bench` on an idle machine for release numbers.", ""]
+    lines += ["", load_statement(results), ""]
     return "\n".join(lines)
+
+
+def load_statement(results: dict) -> str:
+    """What the recorded load averages say about the wall-clock numbers of this run."""
+    loads = load_averages(results)
+    if not loads:
+        return "No load average was recorded with these numbers."
+    low, high = min(loads), max(loads)
+    cpus = (results.get("search") or {}).get("machine", {}).get("cpus") or os.cpu_count()
+    measured = (f"The 1-minute load average was {low:g} to {high:g} on {cpus} cores when the benchmarks "
+                f"started ({len(loads)} readings).")
+    if high <= cpus:
+        return measured + " The machine was otherwise quiet; wall-clock numbers are representative."
+    return (measured + " Other work shared the machine, so wall-clock latencies and throughput are "
+            "pessimistic; CPU time per message is reported beside them as the load-independent cost, and "
+            "ratios between bots measured side by side in one run hold.")
 
 
 def section_tenancy(data: dict | None, note: str) -> str:

@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import OUT_DIR, latency_summary, machine, write_json  # noqa: E402
+from bench.common import OUT_DIR, latency_summary, machine, repo_path, write_json  # noqa: E402
 from bot.config import settings  # noqa: E402
 from bot.knowledge import search as search_mod  # noqa: E402
 from bot.knowledge.index_build import build_index  # noqa: E402
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     report["latency_ms"] = {"p50": summary["p50_ms"], "p95": summary["p95_ms"], "n": summary["count"]}
     report["machine"] = machine()
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
-    report["index"] = {"dir": str(index_dir), "type": searcher.manifest["index_type"],
+    report["index"] = {"dir": repo_path(index_dir), "type": searcher.manifest["index_type"],
                        "passages": len(searcher.passages), "model": searcher.manifest["model"]}
     report["settings"] = {"dense_weight": weight, "threshold": searcher.threshold,
                           "slope": searcher.settings.slope, "midpoint": searcher.settings.midpoint}
