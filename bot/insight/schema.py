@@ -24,8 +24,20 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (Column, Date, DateTime, Float, Index, Integer, LargeBinary, MetaData, SmallInteger,
-                        String, Table, Text)
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -101,8 +113,8 @@ counts = Table(
     Column("channel", String(32), primary_key=True),
     Column("lang", String(2), primary_key=True),
     *(Column(name, Integer, nullable=False, default=0) for name in COUNT_COLUMNS),
+    sqlite_with_rowid=False,  # SQLite keeps the rows in key order: a period is one range read
 )
-Index("ix_insight_counts_day", counts.c.municipality, counts.c.day)
 
 pages = Table(
     "insight_pages", metadata,
@@ -113,6 +125,7 @@ pages = Table(
     Column("answers", Integer, nullable=False, default=0),
     Column("feedback_positive", Integer, nullable=False, default=0),
     Column("feedback_negative", Integer, nullable=False, default=0),
+    sqlite_with_rowid=False,
 )
 
 handoffs = Table(
@@ -129,9 +142,14 @@ handoffs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("promised_by", UTCDateTime),
     Column("first_reply_at", UTCDateTime),
+    Column("wait_minutes", Float),              # first_reply_at - created_at
+    Column("within_promise", SmallInteger),     # 1: first reply by promised_by, 0: later
     Column("reference", String(32), unique=True),  # the case reference; NULL after the retention time
 )
-Index("ix_insight_handoffs_day", handoffs.c.municipality, handoffs.c.day)
+# Covering indexes: the period's service standard, waits and reasons read only the index.
+Index("ix_insight_handoffs_standard", handoffs.c.municipality, handoffs.c.day, handoffs.c.standard,
+      handoffs.c.within_promise, handoffs.c.wait_minutes)
+Index("ix_insight_handoffs_reason", handoffs.c.municipality, handoffs.c.day, handoffs.c.reason, handoffs.c.kind)
 
 groups = Table(
     "insight_groups", metadata,
@@ -161,6 +179,20 @@ questions = Table(
     Column("vector", LargeBinary),               # float32 e5 vector of the text; NULL with the text
     Column("group_id", Integer),
     Column("similarity", Float),                 # to its group when it joined
+    Column("first_in_group", SmallInteger, nullable=False, default=0),  # the conversation's first in the group
 )
-Index("ix_insight_questions_day", questions.c.municipality, questions.c.day, questions.c.group_id)
-Index("ix_insight_questions_ungrouped", questions.c.group_id, questions.c.id)
+# Covering: the period's groups are summed from the index alone.
+Index("ix_insight_questions_groups", questions.c.municipality, questions.c.day, questions.c.group_id,
+      questions.c.first_in_group, questions.c.kind)
+Index("ix_insight_questions_group_time", questions.c.group_id, questions.c.created_at)
+# Examples: the few questions whose text is still kept (within the retention time).
+Index("ix_insight_questions_texts", questions.c.group_id, questions.c.created_at,
+      sqlite_where=questions.c.text.isnot(None), postgresql_where=questions.c.text.isnot(None))
+Index("ix_insight_questions_conversation", questions.c.conversation_id, questions.c.group_id)
+
+# Columns added after the first release (bot.insight.store adds them to older tables).
+ADDED_COLUMNS = (
+    ("insight_handoffs", "wait_minutes"),
+    ("insight_handoffs", "within_promise"),
+    ("insight_questions", "first_in_group"),
+)

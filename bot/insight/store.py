@@ -22,11 +22,11 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, case, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 
@@ -71,13 +71,13 @@ class InsightUnavailable(RuntimeError):
 
 
 def sender_hash(sender_id: str) -> str:
-    return hashlib.sha256(f"kommunebot-sender\x1f{sender_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"kommunebot-sender\x1f{sender_id}".encode()).hexdigest()
 
 
 def conversation_key(sender_id: str, session_start: float) -> str:
     """The same key in the Rasa process and the action server: sender id + session start
     (the `session_started` event's timestamp, a float both see through JSON)."""
-    return hashlib.sha256(f"kommunebot-conversation\x1f{sender_id}\x1f{session_start!r}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"kommunebot-conversation\x1f{sender_id}\x1f{session_start!r}".encode()).hexdigest()
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _safe(url: str) -> str:
         return "<unparseable URL>"
 
 
-_open: dict[str, "InsightStore"] = {}
+_open: dict[str, InsightStore] = {}
 _open_lock = threading.Lock()
 
 
@@ -170,10 +170,11 @@ class InsightStore:
         for attempt in range(3):
             try:
                 t.metadata.create_all(self.engine)
+                self._add_missing_columns()
                 return
             except (OperationalError, ProgrammingError) as exc:
                 # Two processes creating the same table at once: the second one retries.
-                if attempt == 2 or "already exists" not in str(exc):
+                if attempt == 2 or not any(s in str(exc) for s in ("already exists", "duplicate column")):
                     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
                     raise InsightUnavailable(
                         f"The database at {SETTING}={_safe(self.url)} is unusable for insight: {reason}") from None
@@ -183,8 +184,37 @@ class InsightStore:
                     f"The database at {SETTING}={_safe(self.url)} is unreachable: {reason}. "
                     f"Start the database server or set {SETTING} to a reachable database.") from None
 
+    def _add_missing_columns(self) -> None:
+        """Tables made by an earlier release lack columns added since (create_all does not
+        add columns): add them, and fill the derived ones from what the rows hold."""
+        from sqlalchemy import inspect
+
+        inspector = inspect(self.engine)
+        added: set[str] = set()
+        with self.engine.begin() as conn:
+            for name, column in t.ADDED_COLUMNS:
+                if column not in {c["name"] for c in inspector.get_columns(name)}:
+                    table = t.metadata.tables[name]
+                    kind = table.c[column].type.compile(dialect=self.engine.dialect)
+                    default = " NOT NULL DEFAULT 0" if not table.c[column].nullable else ""
+                    conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column} {kind}{default}"))
+                    added.add(f"{name}.{column}")
+            if "insight_handoffs.wait_minutes" in added:
+                h = t.handoffs.c
+                for row in conn.execute(select(h.id, h.created_at, h.first_reply_at, h.promised_by)
+                                        .where(h.first_reply_at.isnot(None))).all():
+                    conn.execute(update(t.handoffs).where(h.id == row.id).values(
+                        wait_minutes=max(0.0, (row.first_reply_at - row.created_at).total_seconds() / 60),
+                        within_promise=None if row.promised_by is None else int(row.first_reply_at <= row.promised_by)))
+            if "insight_questions.first_in_group" in added:
+                q = t.questions.c
+                firsts = select(func.min(q.id)).where(q.group_id.isnot(None)).group_by(q.conversation_id, q.group_id)
+                conn.execute(update(t.questions).where(q.id.in_(firsts)).values(first_in_group=1))
+        if added:
+            log.info("insight: added columns %s to tables of an earlier release", ", ".join(sorted(added)))
+
     @classmethod
-    def open(cls, url: str | None = None) -> "InsightStore":
+    def open(cls, url: str | None = None) -> InsightStore:
         """The store on `url` (default: KOMMUNEBOT_DATABASE_URL), opened once per process."""
         if url is None:
             from bot.config import settings
@@ -305,7 +335,7 @@ class InsightStore:
             conn.execute(insert(t.questions).values(
                 **base, conversation_id=conv["id"], kind="not_found" if ev.kind == "not_found" else "negative",
                 lang=conv["lang"], url=(ev.url or None) and ev.url[:MAX_URL], created_at=ev.at,
-                text=ev.question.strip()[:MAX_TEXT]))
+                text=(ev.question or "").strip()[:MAX_TEXT]))
         if ev.kind in HANDOFF_KIND:
             reference = (ev.reference or None) and ev.reference[:32]
             values = dict(**base, hour=int(conv["hour"]), conversation_id=conv["id"], kind=HANDOFF_KIND[ev.kind],
@@ -324,16 +354,21 @@ class InsightStore:
             return False
         h = t.handoffs.c
         with self.engine.begin() as conn:
-            result = conn.execute(update(t.handoffs)
-                                  .where(h.reference == reference, h.first_reply_at.is_(None))
-                                  .values(first_reply_at=at))
+            row = conn.execute(select(h.id, h.created_at, h.promised_by)
+                               .where(h.reference == reference, h.first_reply_at.is_(None))).first()
+            if row is None:
+                return False
+            within = None if row.promised_by is None else int(at <= row.promised_by)
+            result = conn.execute(update(t.handoffs).where(h.id == row.id, h.first_reply_at.is_(None)).values(
+                first_reply_at=at, wait_minutes=max(0.0, (at - row.created_at).total_seconds() / 60),
+                within_promise=within))
             return result.rowcount == 1
 
     # --- retention and deletion ------------------------------------------------------------
 
     def municipalities(self) -> list[str]:
         with self.engine.connect() as conn:
-            found = set()
+            found: set[str] = set()
             for table in (t.conversations, t.counts, t.questions, t.handoffs):
                 found.update(r[0] for r in conn.execute(select(table.c.municipality).distinct()))
         return sorted(found)
