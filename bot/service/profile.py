@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.insight.costs import parse as parse_contact_costs
+
 CHANNELS = ("chat", "phone", "email", "contact_form", "letter", "messenger", "meeting")
 REQUIRED_CHANNELS = ("chat", "phone", "email", "messenger", "meeting")
 LANGUAGES = ("nn", "nb")
@@ -187,6 +189,8 @@ class Profile:
     emergency_numbers: tuple[EmergencyNumber, ...] = ()
     other_authorities: tuple[Authority, ...] = ()
     retention: Retention = Retention()
+    # Cost per contact and channel, for "what the bot saves" (bot.insight.costs); None: defaults.
+    contact_costs: Any = None
     # The municipality's id in URLs, metadata and folders (`municipalities/<slug>.yml`).
     slug: str = ""
     reference_prefix: str = ""   # case references: ALV-2026-000001
@@ -633,6 +637,7 @@ class _Validator:
             emergency_numbers=emergency,
             other_authorities=authorities,
             retention=self.retention(data.get("retention")),
+            contact_costs=parse_contact_costs(data.get("contact_costs"), self.error),
             slug=slug or slug_for(self.source, str(data.get("name") or "")),
             reference_prefix=self.reference_prefix(data, str(data.get("name") or "")),
             service_name=self.service_name(data),
@@ -643,7 +648,7 @@ class _Validator:
 _TOP_LEVEL = ("name", "number", "written_standard", "default_language", "timezone", "contact",
               "opening_hours", "service_desks", "closed_days", "service_standard", "case_deadlines",
               "busy_times", "emergency_numbers", "other_authorities", "retention", "reference_prefix",
-              "service_name", "messenger_page_ids")
+              "service_name", "messenger_page_ids", "contact_costs")
 
 
 def _note(item: Any) -> str:
