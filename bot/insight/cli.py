@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from datetime import date
+from typing import Any
 
 from bot.config import settings
 
@@ -30,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Conversations, answers, self-service rate, handoffs, feedback, languages, channels, "
                     "top pages, unanswered questions and the service standard for a period. Dates are "
                     "inclusive, in the municipality's time zone. See docs/INSIGHT.md for the definitions.")
-    stats.add_argument("--from", dest="start", type=_date, help="first day, YYYY-MM-DD (default: the 1st of this month)")
+    stats.add_argument("--from", dest="start", type=_date,
+                       help="first day, YYYY-MM-DD (default: the 1st of this month)")
     stats.add_argument("--to", dest="end", type=_date, help="last day, YYYY-MM-DD (default: today)")
     stats.add_argument("--municipality", help="municipality slug (default: the deployment's default municipality)")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
@@ -66,7 +68,7 @@ def _open(url: str | None):
     return InsightStore.open(url or settings().database_url)
 
 
-def _period(args) -> tuple[str, object, date, date]:
+def _period(args) -> tuple[str, Any, date, date]:
     from bot.handoff import clock
     from bot.insight import municipal
 
@@ -135,7 +137,8 @@ def table(r: dict, name: str, slug: str, start: date, end: date, tz: str) -> str
     lines += [f"  {ch:<{width - 2}}{_n(n):>12}  {_pct(n, total):>7}" for ch, n in r["by_channel"].items()] or ["  -"]
     lines += ["", "Service standard (first reply from a person)", f"  {'channel':<{width - 2}}{'handled':>12}  "
               f"{'within promise':>14}"]
-    lines += [f"  {ch:<{width - 2}}{_n(v['handled']):>12}  {_n(v['within_promise']):>8} {_pct(v['within_promise'], v['handled']):>7}"
+    lines += [f"  {ch:<{width - 2}}{_n(v['handled']):>12}  {_n(v['within_promise']):>8} "
+              f"{_pct(v['within_promise'], v['handled']):>7}"
               for ch, v in r["service_standard"].items()] or ["  -"]
     lines += ["", "Top pages (answers)"]
     lines += [f"  {p['count']:>8}  {p['title']}  {p['url']}" for p in r["top_pages"]] or ["  -"]
