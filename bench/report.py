@@ -594,6 +594,38 @@ def section_tenancy(data: dict | None, note: str) -> str:
     return "\n".join(out)
 
 
+def section_insight(data: dict | None, note: str) -> str:
+    """`kommunebot stats` over a year of a large municipality (bench/insight.py, insight engineer)."""
+    out = ["## Insight: stats over a year of a large municipality", ""]
+    if not data:
+        return "\n".join(out + [note, ""])
+    out += [f"{data['conversations']:,} generated conversations in 2026 (bot/insight/generate.py: office hours, "
+            "weekdays, January and August busiest; real Alver page titles), then the retention times applied as on "
+            "1 January 2027 (conversation rows and question texts go, the counts stay). *summary* = what "
+            "`kommunebot stats --json` computes over the whole year, in process (first call, median of five more); "
+            "*command* = `bin/kommunebot stats --from 2026-01-01 --to 2026-12-31 --json` as a process (Python "
+            "start-up included; CPU time beside wall clock); *Innsikt* = the portal page's data for the year by "
+            "month and one month by day. Issue 16 asks for under 2 s.", ""]
+    rows = []
+    for name, b in data.get("backends", {}).items():
+        if "skipped" in b:
+            rows.append([name, b["skipped"], "", "", "", "", "", ""])
+            continue
+        rows.append([name, b["generate_s"], b["summary_year"]["first_s"], b["summary_year"]["median_s"],
+                     b["cli_year_wall_s"]["median_s"], b["cli_year_cpu_s"]["median_s"],
+                     b["details_year_by_month"]["median_s"], b["record_event_ms"]["ms_per_event"]])
+    out += [_table(["database", "generate s", "summary first s", "summary median s", "command wall s",
+                    "command CPU s", "Innsikt year s", "ms per event"], rows), ""]
+    grouping = data.get("grouping")
+    if grouping:
+        out += [f"Grouping unanswered questions by meaning (e5 query vectors, average cosine >= "
+                f"{grouping['threshold']}), pairwise against the page each question belongs to:", ""]
+        out += [_table(["set", "questions", "pages", "groups", "groups of 2+", "precision", "recall", "F1"],
+                       [[name, g["questions"], g["pages"], g["groups"], g["groups_of_2_plus"], g["precision"],
+                         g["recall"], g["f1"]] for name, g in grouping.items() if isinstance(g, dict)]), ""]
+    return "\n".join(out)
+
+
 def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
     """The whole REPORT.md text (charts are written beside it)."""
     m = run_info.get("machine", {})
@@ -621,6 +653,7 @@ def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
         section_load(results.get("load"), notes.get("load", "")),
         section_index(results.get("index_scale"), notes.get("index_scale", "")),
         section_tenancy(results.get("tenancy"), notes.get("tenancy", "")),
+        section_insight(results.get("insight"), notes.get("insight", "")),
         section_coldstart(results.get("coldstart"), notes.get("coldstart", "")),
     ]
     return "\n".join(head + parts).rstrip() + "\n"

@@ -33,6 +33,7 @@ OFFLINE = {
     "tenancy": ([], ["--sizes", "2,10", "--queries", "100"], 2400),
     "serving": ([], [], 1800),
     "rasa_cost": ([], ["--n", "60"], 1800),
+    "insight": ([], ["--conversations", "100000", "--backends", "sqlite"], 2400),
 }
 # latency first: its first request is the first the fresh servers answer.
 WITH_SERVERS = {
