@@ -206,8 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             (Path(tmp) / "insight.db").unlink(missing_ok=True)
         for backend in args.backends.split(","):
             if backend == "sqlite":
-                out["backends"]["sqlite"] = run_backend("SQLite", f"sqlite:///{Path(tmp) / 'insight.db'}",
-                                                        args.conversations)
+                try:
+                    out["backends"]["sqlite"] = run_backend("SQLite", f"sqlite:///{Path(tmp) / 'insight.db'}",
+                                                            args.conversations)
+                except Exception as exc:  # the other backend and the grouping still run
+                    out["backends"]["sqlite"] = {"skipped": f"failed: {exc}"[:300]}
             elif backend == "postgresql":
                 url, server = _postgres()
                 if url is None:
@@ -215,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 try:
                     out["backends"]["postgresql"] = run_backend("PostgreSQL", url, args.conversations)
+                except Exception as exc:
+                    out["backends"]["postgresql"] = {"skipped": f"failed: {exc}"[:300]}
                 finally:
                     if server is not None:
                         server.stop()

@@ -200,6 +200,11 @@ def generate(store: InsightStore, municipality: str, start: date, end: date, con
         inserted["pages"] = len(rows)
         for topic, group_id in groups.items():
             conn.execute(t.groups.update().where(t.groups.c.id == group_id).values(size=group_sizes[topic]))
+        if store.dialect == "postgresql":  # the ids were given: move the sequence past them
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('insight_conversations', 'id'), "
+                              "(SELECT max(id) FROM insight_conversations))"))
     store.recount(municipality)
     return inserted
 
