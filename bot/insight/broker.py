@@ -139,7 +139,7 @@ class InsightEventBroker(EventBroker):  # type: ignore[misc,valid-type]
         self._thread.start()
 
     @classmethod
-    async def from_endpoint_config(cls, broker_config: Any = None, event_loop: Any = None) -> "InsightEventBroker":
+    async def from_endpoint_config(cls, broker_config: Any = None, event_loop: Any = None) -> InsightEventBroker:
         return cls()
 
     def publish(self, event: dict[str, Any]) -> None:

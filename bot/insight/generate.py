@@ -198,8 +198,9 @@ def generate(store: InsightStore, municipality: str, start: date, end: date, con
         for i in range(0, len(rows), CHUNK):
             conn.execute(insert(t.pages), rows[i:i + CHUNK])
         inserted["pages"] = len(rows)
-        for topic, group_id in groups.items():
-            conn.execute(t.groups.update().where(t.groups.c.id == group_id).values(size=group_sizes[topic]))
+        for topic, group_id in groups.items():  # a group keeps the sum of its members' vectors
+            conn.execute(t.groups.update().where(t.groups.c.id == group_id).values(
+                size=group_sizes[topic], centroid=to_bytes(topic_vectors[topic] * max(1, group_sizes[topic]))))
         if store.dialect == "postgresql":  # the ids were given: move the sequence past them
             from sqlalchemy import text
 

@@ -69,7 +69,7 @@ class _Groups:
     def best(self, v: np.ndarray) -> tuple[int | None, float]:
         if not len(self.ids):
             return None, -1.0
-        sims = (self.sums @ v) / self.sizes
+        sims = (self.sums @ v) / np.maximum(self.sizes, 1.0)  # a group emptied by deletion has size 0
         i = int(np.argmax(sims))
         return i, float(sims[i])
 
