@@ -116,8 +116,8 @@ def year_db(tmp_path_factory) -> str:
 
 
 @pytest.mark.parametrize("slug, lang, words", [
-    ("alver", "nn", ("Samtalar", "Sjølvbeteningsgrad", "Føresetnader", "Kva chatboten sparar")),
-    ("ullensaker", "nb", ("Samtaler", "Selvbetjeningsgrad", "Forutsetninger", "Hva chatboten sparer")),
+    ("alver", "nn", ("Samtalar", "Sjølvbeteningsgrad", "Føresetnader", "Kva chatboten sparar", "innbyggjarservice")),
+    ("ullensaker", "nb", ("Samtaler", "Selvbetjeningsgrad", "Forutsetninger", "Hva chatboten sparer", "servicetorget")),
 ])
 def test_the_annual_report_is_html_with_png_charts_and_tables_in_the_standard(year_db, tmp_path, slug, lang, words):
     out = tmp_path / "rapport"

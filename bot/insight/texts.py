@@ -126,7 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unit_weeks": "{n} veker", "unit_week": "1 veke", "unit_when_open": "med ein gong i opningstida",
         # report
         "report_title": "Kanalrapport {year}: chatboten til {name}",
-        "report_intro": "Rapporten viser kva chatboten har gjort for innbyggjarane og innbyggjarservice i "
+        "report_intro": "Rapporten viser kva chatboten har gjort for innbyggjarane og {service} i "
                         "{year}. Tala er samanteljingar; ingen personopplysningar er med.",
         "report_months": "Samtalar og sjølvbeteningsgrad per månad",
         "month_names": "januar februar mars april mai juni juli august september oktober november desember",
@@ -252,7 +252,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unit_working_days": "{n} arbeidsdager", "unit_working_day": "1 arbeidsdag",
         "unit_weeks": "{n} uker", "unit_week": "1 uke", "unit_when_open": "med en gang i åpningstiden",
         "report_title": "Kanalrapport {year}: chatboten til {name}",
-        "report_intro": "Rapporten viser hva chatboten har gjort for innbyggerne og innbyggerservice i "
+        "report_intro": "Rapporten viser hva chatboten har gjort for innbyggerne og {service} i "
                         "{year}. Tallene er sammentellinger; ingen personopplysninger er med.",
         "report_months": "Samtaler og selvbetjeningsgrad per måned",
         "month_names": "januar februar mars april mai juni juli august september oktober november desember",
