@@ -1,8 +1,9 @@
 """action_session_start: a new session knows its municipality (the channel's metadata, else
 the slot carried over, else the default) and starts in that municipality's standard.
 
-A conversation that is with a person when its session expires stays paused: a citizen
-who waits more than the session expiration time for staff must not get the bot back.
+A conversation that is with a person when its session expires stays with the person
+(slot `live_chat`, see bot/handoff/live_policy.py): a citizen who waits more than the
+session expiration time for staff must not get the bot back.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,8 +43,9 @@ class ActionSessionStart(Action):
         events.append(SlotSet(SLOT, profile.slug))
         if slots.get("language") not in LANGS:
             events.append(SlotSet("language", profile.default_language))
-        if _with_a_person(tracker.sender_id):
-            events.append(ConversationPaused())
+        live = _live_chat(tracker.sender_id, slots.get("live_chat"))
+        if live != slots.get("live_chat"):
+            events.append(SlotSet("live_chat", live))
         events.append(ActionExecuted("action_listen"))
         return events
 
@@ -60,10 +62,12 @@ def _municipality(tracker: Tracker, carried: Any):
     return reg.default
 
 
-def _with_a_person(conversation_id: str) -> bool:
-    """Whether the conversation has an open live chat (False when the store is down)."""
+def _live_chat(conversation_id: str, carried: Any) -> str | None:
+    """The reference of the conversation's open live chat (the carried value when the
+    store is down, so a waiting citizen never gets the bot back by mistake)."""
     try:
-        return handoff_store().active_live_chat(conversation_id) is not None
+        entry = handoff_store().active_live_chat(conversation_id)
     except (DatabaseUnavailable, SQLAlchemyError) as exc:
         log.warning("Could not check for an open live chat: %s", exc)
-        return False
+        return carried
+    return entry.reference if entry else None

@@ -12,6 +12,7 @@ temporary var dir and their own SQLite databases, and stops them at the end:
         servers.set_clock("2026-11-24T10:00:00+01:00")     # KOMMUNEBOT_NOW for all servers
         servers.tracker(sender_id)                         # GET /conversations/{id}/tracker
         servers.env                                        # the servers' environment
+        servers.mailbox.wait_for(lambda m: ...)             # e-mail the portal sent (a real SMTP server)
 
 The clock starts at SERVERS_DEFAULT_NOW (a Tuesday morning inside opening hours) so
 answers about "open now" and handoffs are reproducible; tests that move it should set
@@ -47,8 +48,9 @@ def free_port() -> int:
 class Servers:
     """Handle on the running test stack: addresses, REST helper, clock, tracker."""
 
-    def __init__(self, stack: Stack, clock_file: Path) -> None:
+    def __init__(self, stack: Stack, clock_file: Path, mailbox: Any = None) -> None:
         self.stack = stack
+        self.mailbox = mailbox
         self.clock_file = clock_file
         self.rasa_url = stack.config.rasa_url
         self.action_url = stack.config.action_url
@@ -114,11 +116,16 @@ def start_stack(tmp: Path, names: list[str] | None = None, **env: str) -> tuple[
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory):
-    """The real servers, started once per session (see the module docstring)."""
-    stack, clock_file = start_stack(tmp_path_factory.mktemp("servers"))
-    handle = Servers(stack, clock_file)
+    """The real servers, started once per session (see the module docstring), with a
+    local SMTP server the staff portal sends its e-mail to."""
+    from mail_support import Mailbox
+
+    mailbox = Mailbox().start()
+    stack, clock_file = start_stack(tmp_path_factory.mktemp("servers"), **mailbox.env)
+    handle = Servers(stack, clock_file, mailbox)
     try:
         yield handle
     finally:
         handle.http.close()
         stack.stop()
+        mailbox.stop()

@@ -1,5 +1,5 @@
-"""The two people in a handoff test: a citizen on the widget's socket.io channel and a
-staff member using the staff portal's forms over HTTP."""
+"""The people in a handoff test: a citizen on the widget's socket.io channel (confirming
+what it shows, like the widget), and staff using the portal's forms or its JSON API."""
 
 from __future__ import annotations
 
@@ -14,25 +14,54 @@ import socketio
 from bot.config import ROOT
 
 
-def add_staff(env: dict[str, str], username: str, password: str) -> None:
+def add_staff(env: dict[str, str], username: str, password: str, role: str = "staff") -> None:
     """`kommunebot staff add` against the servers' database (env from the stack)."""
-    subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "add", username, "--password-stdin"],
+    subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "add", username, "--password-stdin", "--role", role],
                    input=password + "\n", text=True, env=env, check=True, capture_output=True)
 
 
-class Citizen:
-    """The widget's side: a socket.io client with session persistence."""
+def staff_token(env: dict[str, str], username: str) -> str:
+    """`kommunebot staff token NAME`: a new API token on stdout."""
+    done = subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "token", username], text=True, env=env,
+                          check=True, capture_output=True)
+    return done.stdout.strip()
 
-    def __init__(self, url: str, session_id: str | None = None) -> None:
-        self.sio = socketio.Client(reconnection=False)
+
+class Citizen:
+    """The widget's side: a socket.io client with session persistence. Like the widget,
+    it confirms every staff message it receives (`ack=False` to act like a lost one)."""
+
+    def __init__(self, url: str, session_id: str | None = None, ack: bool = True) -> None:
+        self.url, self.ack = url, ack
         self.messages: queue.Queue = queue.Queue()
+        self.statuses: queue.Queue = queue.Queue()
+        self.received_ids: list[int] = []
+        self._connect(session_id)
+
+    def _connect(self, session_id: str | None) -> None:
+        self.sio = socketio.Client(reconnection=False)
         confirms: queue.Queue = queue.Queue()
-        self.sio.on("bot_uttered", lambda data: self.messages.put(data))
+        self.sio.on("bot_uttered", self._received)
+        self.sio.on("kb_status", lambda data: self.statuses.put(data))
         self.sio.on("session_confirm", lambda data: confirms.put(data))
-        self.sio.connect(url, transports=["websocket"], wait_timeout=20)
+        self.sio.connect(self.url, transports=["websocket"], wait_timeout=20)
         self.sio.emit("session_request", {"session_id": session_id} if session_id else None)
         confirmed = confirms.get(timeout=20)
         self.session_id = confirmed["session_id"] if isinstance(confirmed, dict) else confirmed
+
+    def _received(self, data: dict) -> None:
+        message_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(message_id, int):
+            if self.ack:
+                self.sio.emit("kb_ack", {"session_id": self.session_id, "ids": [message_id], "seen": True})
+            if message_id in self.received_ids:
+                return  # sent again after a reconnect: the widget drops it
+            self.received_ids.append(message_id)
+        self.messages.put(data)
+
+    def reconnect(self) -> None:
+        """Come back with the same conversation (a reload, or the network back)."""
+        self._connect(self.session_id)
 
     def say(self, text: str) -> None:
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
@@ -69,6 +98,7 @@ class Staff:
     """A logged-in staff member using the portal's forms."""
 
     def __init__(self, base: str, username: str, password: str) -> None:
+        self.username = username
         self.client = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
         page = self.client.get("/staff/login")
         resp = self.client.post("/staff/login", data={"username": username, "password": password,
@@ -88,8 +118,41 @@ class Staff:
         return resp.text
 
     def post(self, reference: str, what: str, **data: str) -> str:
-        """Submit the claim/reply/close form; returns where the portal redirects to."""
+        """Submit the claim/reply/close/transfer/answer form; returns where the portal redirects to."""
         token = self.csrf(self.case(reference))
+        if what == "close":
+            data.setdefault("confirm", "yes")
         resp = self.client.post(f"/staff/cases/{reference}/{what}", data={"csrf_token": token, **data})
         assert resp.status_code == 303, resp.text
         return resp.headers["location"]
+
+    def api(self) -> "StaffAPI":
+        """The JSON API with this portal session (CSRF token in the header, as the pages do)."""
+        token = re.search(r'data-csrf="([^"]+)"', self.queue()).group(1)
+        return StaffAPI(self.client.base_url, client=self.client, csrf=token)
+
+
+class StaffAPI:
+    """The JSON API, with a session (and its CSRF token) or an API token."""
+
+    def __init__(self, base, token: str | None = None, client: httpx.Client | None = None, csrf: str = "") -> None:
+        self.client = client or httpx.Client(base_url=base, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {"X-CSRF-Token": csrf}
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(f"/staff/api{path}", headers=self.headers)
+
+    def post(self, path: str, body: dict | None = None) -> httpx.Response:
+        return self.client.post(f"/staff/api{path}", json=body, headers=self.headers)
+
+    def messages(self, reference: str) -> list[dict]:
+        return self.get(f"/chats/{reference}").json()["messages"]
+
+    def wait_for_state(self, reference: str, message_id: int, states: tuple[str, ...], timeout: float = 20) -> str:
+        deadline, state = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            state = next((m["status"] for m in self.messages(reference) if m["id"] == message_id), None)
+            if state in states:
+                return state
+            time.sleep(0.2)
+        raise AssertionError(f"message {message_id} of {reference} is {state!r}, not one of {states}")

@@ -12,6 +12,12 @@
  * text, links, buttons, answer sources and handoff states (custom payloads shaped
  * {"data": {"type": ...}} on the server side arrive here as {"type": ...}).
  *
+ * Staff messages (handoff payloads with an "id") are confirmed to the server once shown
+ * (`kb_ack`, with seen=true when the chat is open and the tab visible); on every
+ * (re)connect the server sends again what was not confirmed, and the widget drops what it
+ * already has. While waiting for a person the status line shows the place in the queue
+ * and a button to leave it (`kb_sync` / `kb_status`).
+ *
  * Accessibility (WCAG 2.1 AA): keyboard use throughout, Escape closes and returns focus to
  * the launcher, new messages are announced once through two alternating polite live
  * regions, `lang` is set on every message, and message text is only ever inserted with
@@ -31,6 +37,7 @@
   var MUNICIPALITY = (script && script.getAttribute("data-municipality")) || "";
   var STORE_KEY = "kommunebot:" + SERVER + (MUNICIPALITY ? ":" + MUNICIPALITY : "");
   var MAX_STORED_EVENTS = 300;
+  var SYNC_EVERY_MS = 20000; // while with a person: presence and place in the queue
 
   function normLang(value) {
     value = String(value || "").toLowerCase();
@@ -78,6 +85,14 @@
       caseCreated: "Saka di er registrert.",
       reference: "Referanse:",
       expectedBy: "Du kan vente svar innan",
+      answerBy: "Svar innan:",
+      replyTo: "Vi svarar til:",
+      leaveQueue: "Gå ut av køen",
+      endChat: "Avslutt chatten",
+      first: "Du er først i køen",
+      position: "Du er nummer {n} i køen",
+      estimate: "om lag {n} min",
+      estimateOne: "under eitt minutt",
     },
     nb: {
       launcher: "Chat med kommunen",
@@ -114,6 +129,14 @@
       caseCreated: "Saken din er registrert.",
       reference: "Referanse:",
       expectedBy: "Du kan forvente svar innen",
+      answerBy: "Svar innen:",
+      replyTo: "Vi svarer til:",
+      leaveQueue: "Gå ut av køen",
+      endChat: "Avslutt chatten",
+      first: "Du er først i køen",
+      position: "Du er nummer {n} i køen",
+      estimate: "omtrent {n} min",
+      estimateOne: "under ett minutt",
     },
   };
 
@@ -135,6 +158,9 @@
   }
 
   var state = loadState();
+  state.received = state.received || []; // ids of staff messages shown (drop repeats)
+  state.unseen = state.unseen || [];     // shown while the chat was closed or the tab hidden
+  state.queue = state.queue || null;     // {position, estimate_minutes} while waiting
 
   function saveState() {
     if (state.events.length > MAX_STORED_EVENTS) {
@@ -253,8 +279,16 @@
   header.appendChild(title);
   header.appendChild(closeButton);
 
-  var status = el("p", { "class": "kb-status" });
+  var status = el("div", { "class": "kb-status" });
+  var statusText = el("p", { "class": "kb-status-text" });
+  var statusButton = el("button", { type: "button", "class": "kb-status-action" });
+  status.appendChild(statusText);
+  status.appendChild(statusButton);
   status.hidden = true;
+  statusButton.addEventListener("click", function () {
+    var label = statusButton.textContent;
+    if (label) sendMessage(label, label); // the server takes these words as "leave"
+  });
 
   var log = el("div", { "class": "kb-log", role: "log", "aria-live": "off", tabindex: "0", "aria-label": t("transcript", UI_LANG) });
 
@@ -451,10 +485,44 @@
     if (live) announce(spoken.join(" "));
   }
 
+  function renderCase(data, lang, live) {
+    var node = bubble("notice", lang, null);
+    node.classList.add("kb-case");
+    var text = String(data.text || "");
+    if (data.intro) node.appendChild(el("p", null, String(data.intro)));
+    node.appendChild(el("p", { "class": "kb-case-title" }, t("caseCreated", lang)));
+    var list = el("dl", { "class": "kb-case-facts" });
+    function fact(label, value) {
+      if (!value) return;
+      list.appendChild(el("dt", null, label));
+      list.appendChild(el("dd", null, value));
+    }
+    fact(t("reference", lang), data.reference);
+    fact(t("answerBy", lang), formatTime(data.expected_by, lang));
+    fact(t("replyTo", lang), data.contact);
+    if (list.childNodes.length) node.appendChild(list);
+    // The payload's fields say it all; its text (for other channels and screen readers)
+    // is shown only when a field is missing.
+    var rest = data.expected_by && data.contact ? (data.note ? [String(data.note)] : []) : text.split("\n");
+    rest.forEach(function (line) {
+      if (!line) return;
+      var p = el("p");
+      appendRichText(p, line, lang);
+      node.appendChild(p);
+    });
+    log.appendChild(node);
+    turnNodes.push(node);
+    if (live) announce(text);
+  }
+
   function renderHandoff(data, lang, live) {
     var stateName = String(data.state || "");
     var lines = [];
     var kind = "notice";
+    if (stateName === "case_created" && data.reference) {
+      renderCase(data, lang, live);
+      return;
+    }
     if (stateName === "staff_message") {
       kind = "staff";
       if (data.text) lines.push(String(data.text));
@@ -495,15 +563,31 @@
     if (live) announce(text);
   }
 
+  function queueLine(lang) {
+    var q = state.queue;
+    if (!q || !q.position) return "";
+    var line = q.position === 1 ? t("first", lang) : t("position", lang).replace("{n}", q.position);
+    if (q.estimate_minutes) {
+      line += ", " + (q.estimate_minutes <= 1 ? t("estimateOne", lang)
+        : t("estimate", lang).replace("{n}", q.estimate_minutes));
+    }
+    return line + ".";
+  }
+
   function updateHandoffStatus() {
     var lang = state.lang;
     if (state.handoff === "waiting" || state.handoff === "joined") {
-      status.textContent = t(state.handoff === "waiting" ? "waitingStatus" : "joinedStatus", lang);
+      var waiting = state.handoff === "waiting";
+      var text = t(waiting ? "waitingStatus" : "joinedStatus", lang);
+      var line = waiting ? queueLine(lang) : "";
+      statusText.textContent = line ? text + ". " + line : text;
+      statusButton.textContent = t(waiting ? "leaveQueue" : "endChat", lang);
       status.setAttribute("lang", lang);
       status.hidden = false;
     } else {
       status.hidden = true;
-      status.textContent = "";
+      statusText.textContent = "";
+      statusButton.textContent = "";
     }
   }
 
@@ -591,18 +675,80 @@
     input.focus();
   }
 
+  function visibleNow() {
+    return !dialog.hidden && document.visibilityState !== "hidden";
+  }
+
+  function acknowledge(ids, seen) {
+    if (!ids.length || !socket || !confirmed) return;
+    socket.emit("kb_ack", { session_id: state.sessionId, ids: ids, seen: seen });
+  }
+
+  /* Tell the server the staff messages shown while the chat was closed are now seen. */
+  function flushSeen() {
+    if (!state.unseen.length || !visibleNow()) return;
+    var ids = state.unseen;
+    state.unseen = [];
+    saveState();
+    acknowledge(ids, true);
+  }
+
   function onBotMessage(msg) {
     if (!msg || typeof msg !== "object") return;
+    var id = typeof msg.id === "number" ? msg.id : null;
+    if (id !== null && state.received.indexOf(id) !== -1) {
+      acknowledge([id], visibleNow()); // sent again after a reconnect: we have it already
+      return;
+    }
     stopWaiting();
     if (normLang(msg.lang)) state.lang = normLang(msg.lang);
     if (msg.type === "handoff") {
       var s = String(msg.state || "");
       if (s === "waiting" || s === "joined") state.handoff = s;
-      else if (s === "ended" || s === "case_created") state.handoff = null;
+      else if (s === "ended" || s === "case_created" || s === "closing") state.handoff = null;
+      if (s === "waiting" || s === "queue") {
+        state.queue = msg.position ? { position: msg.position, estimate_minutes: msg.estimate_minutes } : null;
+      }
+      if (s !== "waiting" && s !== "queue") state.queue = null;
       updateHandoffStatus();
+      syncLater();
+    }
+    if (id !== null) {
+      state.received.push(id);
+      if (state.received.length > 500) state.received = state.received.slice(-500);
+      if (!visibleNow()) state.unseen.push(id);
     }
     record({ kind: "bot", msg: msg, lang: state.lang });
+    if (id !== null) acknowledge([id], visibleNow());
     if (dialog.hidden) badge.hidden = false; // e.g. a staff reply while the chat is closed
+  }
+
+  /* The server's answer to kb_sync: where the live chat stands now. */
+  function onStatus(data) {
+    if (!data || typeof data !== "object") return;
+    if (data.state === "waiting" || data.state === "joined") {
+      state.handoff = data.state;
+      state.queue = data.state === "waiting" && data.position ?
+        { position: data.position, estimate_minutes: data.estimate_minutes } : null;
+    } else if (state.handoff) {
+      state.handoff = null; // ended while we were away (the ending message comes too)
+      state.queue = null;
+    }
+    saveState();
+    updateHandoffStatus();
+    syncLater();
+  }
+
+  var syncTimer = null;
+  function syncLater() {
+    if (syncTimer) window.clearTimeout(syncTimer);
+    syncTimer = null;
+    if (state.handoff !== "waiting" && state.handoff !== "joined") return;
+    syncTimer = window.setTimeout(function () {
+      syncTimer = null;
+      if (socket && confirmed) socket.emit("kb_sync", { session_id: state.sessionId });
+      else syncLater();
+    }, SYNC_EVERY_MS);
   }
 
   var ioClient = null; // our socket.io client, not a different version the page may use
@@ -628,8 +774,10 @@
         renderNotice(t("online", UI_LANG), UI_LANG, true);
       }
       while (outbox.length) emitUserMessage(outbox.shift());
+      flushSeen();
     });
     socket.on("bot_uttered", onBotMessage);
+    socket.on("kb_status", onStatus);
     socket.on("disconnect", function () {
       confirmed = false;
       if (!wasDisconnected) {
@@ -673,7 +821,10 @@
     connect();
     scrollToEnd();
     input.focus();
+    flushSeen();
   }
+
+  document.addEventListener("visibilitychange", flushSeen);
 
   function close() {
     dialog.hidden = true;
@@ -762,6 +913,11 @@
     var css = document.createElement("link");
     css.rel = "stylesheet";
     css.href = BASE + "kommunebot.css";
+    // The transcript only scrolls once its box has its size: after a reload, show the
+    // newest message (not the oldest) when the style sheet has arrived.
+    css.addEventListener("load", function () {
+      if (!dialog.hidden) scrollToEnd();
+    });
     document.head.appendChild(css);
     document.body.appendChild(root);
 
@@ -773,6 +929,7 @@
     state.events.forEach(function (event) { renderEvent(event, false); });
     // Buttons are answered once the citizen has written after them; the last turn's stay open.
     updateHandoffStatus();
+    syncLater();
     if (state.open) {
       dialog.hidden = false;
       launcher.setAttribute("aria-expanded", "true");

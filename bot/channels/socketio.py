@@ -11,6 +11,12 @@ redis://127.0.0.1:6379/1, a private Redis: messages pass through it pickled) so 
 message one server emits (a staff reply relayed with output_channel=latest) reaches a
 widget connected to another.
 
+Delivery of staff replies (handoff engineer): the widget confirms every staff message it
+shows (`kb_ack`), and on every (re)connect (`session_request`, `kb_sync`) the channel
+sends again what it has not confirmed and tells the widget where it stands in the
+queue (`kb_status`). Connects and disconnects are recorded, so staff see when the citizen
+left. All of it goes through bot.handoff.presence (plain SQL on KOMMUNEBOT_DATABASE_URL).
+
 credentials.yml::
 
     bot.channels.socketio.HardenedSocketIOInput:
@@ -21,6 +27,7 @@ credentials.yml::
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -35,6 +42,7 @@ from socketio import AsyncRedisManager
 
 from bot.channels import municipality
 from bot.channels.user_text import NOT_TEXT, check_text, default_language, language_of, reply_for
+from bot.handoff.presence import Presence
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +88,30 @@ class HardenedSocketIOInput(SocketIOInput):
         """The output for messages the staff portal relays (`output_channel=latest`)."""
         return None if self.sio is None else LanguageTaggedOutput(self.sio, self.bot_message_evt)
 
+    _presence: Presence | None = None
+
+    def presence(self) -> Presence:
+        if self._presence is None:
+            self._presence = Presence.from_settings()
+        return self._presence
+
+    async def _db(self, method: str, session_id: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a presence call off the event loop (the database may be slow), one at a time
+        per session in the order the events came (an acknowledgement, then a disconnect)."""
+        locks = self.__dict__.setdefault("_presence_locks", {})
+        lock = locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: getattr(self.presence(), method)(session_id, *args, **kwargs))
+        if len(locks) > 10_000:  # bounded: forget the sessions nobody is waiting for
+            for key in [k for k, v in locks.items() if not v.locked()]:
+                locks.pop(key, None)
+        return result
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
         sio = self.sio
+        sessions: dict[str, str] = {}  # socket id -> the widget's session (conversation) id
         redis_url = os.environ.get("KOMMUNEBOT_SOCKETIO_REDIS_URL")
         if redis_url:  # several Rasa servers: a message emitted by one reaches sockets on all
             manager = AsyncRedisManager(redis_url, channel="kommunebot-socketio")
@@ -99,6 +128,46 @@ class HardenedSocketIOInput(SocketIOInput):
                 if inspect.isawaitable(joined):  # async in python-socketio >= 5.10 (RasaHQ/rasa#13027)
                     await joined
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            sessions[sid] = session_id
+            await resync(sid, session_id)
+
+        async def resync(sid: str, session_id: str) -> None:
+            """The citizen is (back) online: record it, send again what the browser has not
+            confirmed (it drops what it has already), and say where the chat stands."""
+            await self._db("connected", session_id)
+            for _, payload in await self._db("unacknowledged", session_id):
+                await sio.emit(self.bot_message_evt, payload, room=sid, namespace=self.namespace)
+            status = await self._db("queue_status", session_id)
+            await sio.emit("kb_status", status.to_json() if status else {"state": None},
+                           room=sid, namespace=self.namespace)
+
+        def own_session(sid: str, data: Any) -> str | None:
+            """The session this socket asked for; a socket cannot act for another session."""
+            if not isinstance(data, dict):
+                return None
+            session_id = _valid_session_id(data.get("session_id"))
+            return session_id if session_id and sessions.get(sid) == session_id else None
+
+        @sio.on("kb_ack", namespace=self.namespace)
+        async def acknowledge(sid: str, *args: Any) -> None:
+            data = args[0] if args else None
+            session_id = own_session(sid, data)
+            ids = data.get("ids") if isinstance(data, dict) else None
+            if session_id and isinstance(ids, list):
+                await self._db("acknowledge", session_id, [i for i in ids if isinstance(i, int)][:200],
+                               seen=data.get("seen") is True)
+
+        @sio.on("kb_sync", namespace=self.namespace)
+        async def sync(sid: str, *args: Any) -> None:
+            session_id = own_session(sid, args[0] if args else None)
+            if session_id:
+                await resync(sid, session_id)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str, *args: Any) -> None:
+            session_id = sessions.pop(sid, None)
+            if session_id and session_id not in sessions.values():  # its last open tab
+                await self._db("disconnected", session_id)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, *args: Any) -> None:

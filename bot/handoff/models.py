@@ -1,10 +1,16 @@
-"""SQL tables for the handoff and the staff portal (SQLAlchemy 2.0 declarative)."""
+"""SQL tables for the handoff and the staff portal (SQLAlchemy 2.0 declarative).
+
+Columns added after the first release are nullable (or have a server default), so
+`bot.handoff.db.Database` can add them to an existing database with ALTER TABLE.
+The Rasa process writes a few of these columns too (bot/handoff/presence.py, plain SQL
+that SQLAlchemy 1.4 runs): keep the names in step.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,7 +36,11 @@ class Base(DeclarativeBase):
 
 
 class Handoff(Base):
-    """A citizen handed to a person: a live chat in the queue (kind "live") or a case."""
+    """A citizen handed to a person: a live chat in the queue (kind "live") or a case.
+
+    A live chat that ends with a contact left (the citizen went away, or the chat closed
+    for the day) becomes a case in place: kind "case", origin "live", same reference.
+    """
 
     __tablename__ = "handoffs"
 
@@ -49,12 +59,40 @@ class Handoff(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_by: Mapped[str | None] = mapped_column(String(64))
+    # --- since round 2 (added to older databases by Database) ---
+    # The municipality (profile slug) the conversation belongs to; staff see only theirs.
+    municipality: Mapped[str | None] = mapped_column(String(64), index=True)
+    origin: Mapped[str | None] = mapped_column(String(8))  # "live": a case that began as a live chat
+    # Why it closed: staff | answered | citizen | left | idle | closing
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+    # Bumped on every change (also by the Rasa process): the portal's live updates poll it.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The citizen's chat: last connection, last message, disconnected since, judged gone at.
+    citizen_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    citizen_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    citizen_away_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    citizen_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Phone numbers and e-mail addresses the citizen wrote in the chat (JSON list of
+    # {"kind", "value", "at"}), for the handler who must call back; the tracker keeps
+    # only redacted text.
+    chat_contacts: Mapped[str | None] = mapped_column(Text)
+    # Where the citizen stands in the queue and the estimated wait in minutes, kept fresh
+    # by the portal so the widget's channel can answer "where am I?" without computing.
+    queue_position: Mapped[int | None] = mapped_column(Integer)
+    queue_estimate: Mapped[int | None] = mapped_column(Integer)
 
 
 class StaffMessage(Base):
-    """Something for the citizen's chat from the staff side, kept until delivered.
+    """Something from the staff side about a chat or case, kept with its delivery state.
 
-    kind: "joined" (a person took the chat), "message" (staff text), "ended" (chat closed).
+    kind, for the citizen's chat (the outbox): "joined" (a person took the chat; text
+    "transfer" when a colleague took it over), "message" (staff text), "ended" (the chat
+    is over; text is the reason). Never sent to the chat: "email" (a case answered by
+    e-mail, `sent_to` the address), "note" (a case answered by phone, or an event such
+    as a transfer, for the staff's record).
+
+    sent_at: handed to the citizen's chat; delivered_at: the citizen's browser confirmed
+    it; seen_at: it was on screen with the chat open.
     """
 
     __tablename__ = "staff_messages"
@@ -67,10 +105,20 @@ class StaffMessage(Base):
     author: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # --- since round 2 ---
+    municipality: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[str | None] = mapped_column(Text)  # what the chat was sent (JSON), to send again
+    sent_to: Mapped[str | None] = mapped_column(String(254))
 
 
 class StaffUser(Base):
-    """A staff account for the portal; the password only as an argon2 hash."""
+    """A staff account for the portal; the password only as an argon2 hash.
+
+    role: "staff" or "lead" (a lead may reply to, transfer and close anyone's chats).
+    municipality: the profile slug the account works for (None: the only or default one).
+    """
 
     __tablename__ = "staff_users"
 
@@ -78,6 +126,11 @@ class StaffUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # --- since round 2 ---
+    role: Mapped[str] = mapped_column(String(8), default="staff", server_default=text("'staff'"))
+    municipality: Mapped[str | None] = mapped_column(String(64))
+    # Wall-clock time the portal last saw the user with a page open (who is on duty).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffSession(Base):
@@ -91,3 +144,16 @@ class StaffSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StaffToken(Base):
+    """An API token for integrations (`Authorization: Bearer`), made by
+    `kommunebot staff token NAME`; only its SHA-256 is stored."""
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -169,6 +169,16 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class LiveChatRules:
+    """How the live chat queue behaves around closing time and absent citizens
+    (section `live_chat`; owned by the handoff, bot/handoff)."""
+
+    queue_closes_before: int = 15     # minutes before chat closes: no new chats in the queue
+    citizen_gone_after: int = 3       # minutes disconnected: the citizen has left the chat
+    idle_after: int = 15              # minutes without an answer from the citizen: the chat ends
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything municipality-specific the service answers need."""
 
@@ -196,6 +206,7 @@ class Profile:
     reference_prefix: str = ""   # case references: ALV-2026-000001
     service_name: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE_NAME))
     messenger_page_ids: tuple[str, ...] = ()
+    live_chat: LiveChatRules = LiveChatRules()
 
     @property
     def channels(self) -> list[str]:
@@ -642,13 +653,29 @@ class _Validator:
             reference_prefix=self.reference_prefix(data, str(data.get("name") or "")),
             service_name=self.service_name(data),
             messenger_page_ids=self.page_ids(data),
+            live_chat=self.live_chat(data.get("live_chat")),
         )
+
+    def live_chat(self, value: Any) -> LiveChatRules:
+        """The optional `live_chat` section: durations in minutes (handoff engineer)."""
+        if value is None:
+            return LiveChatRules()
+        item = self.mapping(value, "live_chat")
+        self.known_keys(item, ("queue_closes_before", "citizen_gone_after", "idle_after"), "live_chat")
+        minutes = {}
+        for key, raw in item.items():
+            found = self.duration(raw, f"live_chat.{key}")
+            if found is not None and found.unit not in ("minutes", "hours"):
+                self.error(f"live_chat.{key}", 'write minutes or hours, e.g. "15 minutes"')
+            elif found is not None:
+                minutes[key] = found.amount * (60 if found.unit == "hours" else 1)
+        return LiveChatRules(**minutes)
 
 
 _TOP_LEVEL = ("name", "number", "written_standard", "default_language", "timezone", "contact",
               "opening_hours", "service_desks", "closed_days", "service_standard", "case_deadlines",
               "busy_times", "emergency_numbers", "other_authorities", "retention", "reference_prefix",
-              "service_name", "messenger_page_ids", "contact_costs")
+              "service_name", "messenger_page_ids", "contact_costs", "live_chat")
 
 
 def _note(item: Any) -> str:

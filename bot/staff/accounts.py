@@ -1,4 +1,5 @@
-"""Staff accounts (argon2 password hashes) and portal sessions (in SQL, with expiry)."""
+"""Staff accounts (argon2 password hashes), portal sessions (in SQL, with expiry) and API
+tokens for integrations (`Authorization: Bearer`, only a SHA-256 stored)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from bot.handoff.db import Database
-from bot.handoff.models import StaffSession, StaffUser
+from bot.handoff.models import StaffSession, StaffToken, StaffUser
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
 SESSION_TTL = timedelta(hours=8)
+ROLES = ("staff", "lead")
 
 
 class AccountError(ValueError):
@@ -26,9 +28,18 @@ class AccountError(ValueError):
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """Who is asking: from a portal session (with its CSRF token) or an API token."""
+
     username: str
     csrf_token: str
-    expires_at: datetime
+    expires_at: datetime | None
+    role: str = "staff"
+    municipality: str | None = None
+    via: str = "session"   # session | token
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role == "lead"
 
 
 def _token_hash(token: str) -> str:
@@ -45,16 +56,46 @@ class Accounts:
 
     # --- accounts -------------------------------------------------------------------
 
-    def add(self, username: str, password: str, *, now: datetime) -> None:
+    def add(self, username: str, password: str, *, now: datetime, role: str = "staff",
+            municipality: str | None = None) -> None:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise AccountError("the username must be 2-64 characters: a-z, 0-9, dot, hyphen or underscore")
         if len(password) < MIN_PASSWORD_CHARS:
             raise AccountError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+        if role not in ROLES:
+            raise AccountError(f"the role must be one of {', '.join(ROLES)}")
         with self.db.session() as s:
             if s.scalar(select(StaffUser).where(StaffUser.username == username)):
                 raise AccountError(f"the user {username!r} exists already")
-            s.add(StaffUser(username=username, password_hash=self.hasher.hash(password), created_at=now))
+            s.add(StaffUser(username=username, password_hash=self.hasher.hash(password), created_at=now, role=role,
+                            municipality=municipality))
+            s.commit()
+
+    def set_role(self, username: str, role: str) -> None:
+        if role not in ROLES:
+            raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+        with self.db.session() as s:
+            user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+            if user is None:
+                raise AccountError(f"no user {username!r}")
+            user.role = role
+            s.commit()
+
+    def exists(self, username: str) -> bool:
+        with self.db.session() as s:
+            return s.scalar(select(StaffUser.id).where(StaffUser.username == username.strip().lower())) is not None
+
+    def colleagues(self, municipality: str | None = None) -> list[str]:
+        """Usernames a chat can be transferred to (the same municipality, or any)."""
+        with self.db.session() as s:
+            query = select(StaffUser.username, StaffUser.municipality).order_by(StaffUser.username)
+            return [u for u, m in s.execute(query).all() if municipality is None or m in (None, municipality)]
+
+    def seen(self, username: str, wall_now: datetime) -> None:
+        """The user has a portal page open now (who is on duty, for queue estimates)."""
+        with self.db.session() as s:
+            s.execute(update(StaffUser).where(StaffUser.username == username).values(last_seen_at=wall_now))
             s.commit()
 
     def set_password(self, username: str, password: str) -> None:
@@ -74,6 +115,7 @@ class Accounts:
             if user is None:
                 return False
             s.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+            s.execute(delete(StaffToken).where(StaffToken.user_id == user.id))
             s.delete(user)
             s.commit()
             return True
@@ -81,6 +123,12 @@ class Accounts:
     def list(self) -> list[tuple[str, datetime]]:
         with self.db.session() as s:
             return [(u.username, u.created_at) for u in s.scalars(select(StaffUser).order_by(StaffUser.username))]
+
+    def describe(self) -> list[tuple[str, str, str | None, datetime]]:
+        """(username, role, municipality, created) of every account."""
+        with self.db.session() as s:
+            return [(u.username, u.role or "staff", u.municipality, u.created_at)
+                    for u in s.scalars(select(StaffUser).order_by(StaffUser.username))]
 
     def verify(self, username: str, password: str) -> str | None:
         """The normalised username if the password is right, else None (same work either way)."""
@@ -112,7 +160,7 @@ class Accounts:
                                created_at=now, expires_at=now + ttl)
             s.add(row)
             s.commit()
-            return token, SessionInfo(username, row.csrf_token, row.expires_at)
+            return token, SessionInfo(username, row.csrf_token, row.expires_at, user.role or "staff", user.municipality)
 
     def session(self, token: str | None, *, now: datetime) -> SessionInfo | None:
         """The live session for a cookie token; None if unknown or expired (expired ones are deleted)."""
@@ -127,7 +175,8 @@ class Accounts:
                 s.commit()
                 return None
             user = s.get(StaffUser, row.user_id)
-            return SessionInfo(user.username, row.csrf_token, row.expires_at) if user else None
+            return SessionInfo(user.username, row.csrf_token, row.expires_at, user.role or "staff",
+                               user.municipality) if user else None
 
     def end_session(self, token: str | None) -> None:
         if not token:
@@ -135,3 +184,40 @@ class Accounts:
         with self.db.session() as s:
             s.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
             s.commit()
+
+    # --- API tokens -----------------------------------------------------------------
+
+    def create_token(self, username: str, *, now: datetime) -> str:
+        """A new API token for the user (shown once; only its hash is stored)."""
+        token = "kb_" + secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+            if user is None:
+                raise AccountError(f"no user {username!r}")
+            s.add(StaffToken(token_hash=_token_hash(token), user_id=user.id, created_at=now))
+            s.commit()
+        return token
+
+    def revoke_tokens(self, username: str) -> int:
+        with self.db.session() as s:
+            user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+            if user is None:
+                raise AccountError(f"no user {username!r}")
+            count = s.execute(delete(StaffToken).where(StaffToken.user_id == user.id)).rowcount
+            s.commit()
+            return count
+
+    def token_user(self, token: str | None, *, now: datetime) -> SessionInfo | None:
+        """The user an API token belongs to, or None."""
+        if not token or len(token) > 200:
+            return None
+        with self.db.session() as s:
+            row = s.scalar(select(StaffToken).where(StaffToken.token_hash == _token_hash(token)))
+            if row is None:
+                return None
+            user = s.get(StaffUser, row.user_id)
+            if user is None:
+                return None
+            row.last_used_at = now
+            s.commit()
+            return SessionInfo(user.username, "", None, user.role or "staff", user.municipality, via="token")

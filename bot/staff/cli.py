@@ -1,4 +1,9 @@
-"""`kommunebot staff add|list|remove|passwd`: manage staff accounts for the staff portal."""
+"""`kommunebot staff add|list|remove|passwd|role|token`: staff accounts for the staff portal.
+
+    kommunebot staff add kari [--role lead] [--municipality alver]
+    kommunebot staff token kari          # prints a new API token for kari on stdout, nothing else
+    kommunebot staff token kari --revoke # removes all of kari's tokens
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = sub.add_parser("add", help="create an account (asks for the password twice)")
     add.add_argument("username")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    add.add_argument("--role", choices=("staff", "lead"), default="staff",
+                     help="lead: may reply to, transfer and close colleagues' chats and cases")
+    add.add_argument("--municipality", help="the municipality (profile slug) the account works for")
+    role = sub.add_parser("role", help="make an account staff or lead")
+    role.add_argument("username")
+    role.add_argument("role", choices=("staff", "lead"))
+    token = sub.add_parser("token", help="print a new API token for the user (Authorization: Bearer ...)")
+    token.add_argument("username")
+    token.add_argument("--revoke", action="store_true", help="remove the user's API tokens instead")
     passwd = sub.add_parser("passwd", help="set a new password (ends the user's sessions)")
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
@@ -43,14 +57,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.staff_command == "add":
-            accounts.add(args.username, _password(args.password_stdin), now=clock.now())
-            print(f"Created staff account {args.username.strip().lower()}. Log in at /staff/login.")
+            accounts.add(args.username, _password(args.password_stdin), now=clock.now(), role=args.role,
+                         municipality=args.municipality)
+            print(f"Created staff account {args.username.strip().lower()} ({args.role}). Log in at /staff/login.")
+        elif args.staff_command == "role":
+            accounts.set_role(args.username, args.role)
+            print(f"{args.username} is now {args.role}.")
+        elif args.staff_command == "token":
+            if args.revoke:
+                count = accounts.revoke_tokens(args.username)
+                print(f"Removed {count} API token(s) of {args.username}.", file=sys.stderr)
+            else:
+                print(accounts.create_token(args.username, now=clock.now()))
         elif args.staff_command == "passwd":
             accounts.set_password(args.username, _password(args.password_stdin))
             print(f"New password set for {args.username}; the user's sessions have ended.")
         elif args.staff_command == "list":
-            for username, created in accounts.list():
-                print(f"{username}\t{created.astimezone(clock.LOCAL):%Y-%m-%d %H:%M}")
+            for username, role, municipality, created in accounts.describe():
+                print(f"{username}\t{role}\t{municipality or '-'}\t{created.astimezone(clock.LOCAL):%Y-%m-%d %H:%M}")
         elif args.staff_command == "remove":
             if not accounts.remove(args.username):
                 print(f"staff: no account {args.username!r}", file=sys.stderr)

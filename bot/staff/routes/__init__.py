@@ -1,0 +1,1 @@
+"""The portal's blueprints; each module has `blueprint(portal) -> sanic.Blueprint`."""
