@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActionExecuted, ConversationPaused, ConversationResumed, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationResumed, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.handoff as handoff
@@ -88,17 +88,19 @@ def test_messenger_gets_phone_form_and_times_and_no_form(monkeypatch):
     assert "Skriv" not in text.split("\n")[0] and "e-post" not in text.lower()  # nothing personal asked for
 
 
-def test_live_chat_is_queued_and_the_bot_pauses(monkeypatch):
+def test_live_chat_is_queued_and_the_bot_stands_aside(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
     history = [{"event": "user", "text": "Kor mykje kostar SFO for søsken?",
                 "parse_data": {"intent": {"name": "faq"}}, "input_channel": "socketio"}]
     messages, events = run(handoff.ActionStartLiveChat(), tracker("socketio", "nn", text="ja", intent="affirm",
                                                                   history=history))
-    assert ConversationPaused() in events
     payload = messages[0]["custom"]["data"]
+    assert SlotSet("live_chat", payload["reference"]) in events  # LiveChatPolicy: every message to the turn
     assert payload["type"] == "handoff" and payload["state"] == "waiting" and payload["lang"] == "nn"
     assert payload["expected_by"].startswith("2026-11-23T10:05")
-    assert "Ein person svarar deg innan 5 minutt." in payload["text"]
+    # one promise: nobody has the portal open, so the service standard's
+    assert payload["text"].count("Ein person svarar deg innan 5 minutt.") == 1
+    assert payload["position"] == 1 and "Du er først i køen." in payload["text"]
     entry = handoff.handoff_store().get(payload["reference"])
     assert entry.kind == "live" and entry.question == "Kor mykje kostar SFO for søsken?"
     assert payload["reference"].startswith("ALV-2026-")
@@ -107,7 +109,7 @@ def test_live_chat_is_queued_and_the_bot_pauses(monkeypatch):
 def test_accepting_after_closing_turns_into_a_case(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_20)
     _, events = run(handoff.ActionStartLiveChat(), tracker("socketio", intent="affirm"))
-    assert FollowupAction("case_form") in events and ConversationPaused() not in events
+    assert FollowupAction("case_form") in events and not any(e.get("name") == "live_chat" for e in events)
 
 
 def test_case_form_validation_reasks_and_normalises():
@@ -153,8 +155,10 @@ def test_case_created_after_hours_with_reference_and_promise(monkeypatch):
     # counting starts Tuesday 30 March; three working days later is Friday 2 April, 15.00.
     assert payload["state"] == "case_created" and payload["expected_by"] == "2027-04-02T15:00:00+02:00"
     assert payload["reference"] in payload["text"] and "fredag 2. april" in payload["text"]
-    assert "ola@example.no" in payload["text"] and "56 37 50 00" in payload["text"]
-    assert "Servicetorget i Knarvik" in payload["text"]
+    assert "ola@example.no" in payload["text"] and payload["contact"] == "ola@example.no"
+    # three short lines, not a wall: the phone line says when to call (Easter: Tuesday 30 March)
+    assert payload["text"].splitlines()[2] == "Hastar det? Ring oss på 56 37 50 00 tysdag 30. mars kl. 09.00."
+    assert len(payload["text"].splitlines()) == 3
     case = handoff.handoff_store().get(payload["reference"])
     assert case.contact == Contact("email", "ola@example.no") and case.channel == "socketio"
     assert case.promised_by == clock.parse_moment("2027-04-02T15:00:00+02:00")
@@ -188,12 +192,17 @@ def test_relay_and_end_deliver_once_and_resume(monkeypatch):
     states = [m["custom"]["data"]["state"] for m in messages]
     assert states == ["joined", "staff_message"] and events == []
     assert messages[1]["custom"]["data"]["text"] == "Hei! Jeg ser på saken."
-    assert run(handoff.ActionRelayStaffMessage(), tracker(sender="conv-9"))[0] == []  # delivered once
+    ids = [m["custom"]["data"]["id"] for m in messages]  # the browser confirms them by id
+    assert run(handoff.ActionRelayStaffMessage(), tracker(sender="conv-9"))[0] == []  # handed over once
+    assert [m.id for m in store.unacknowledged("conv-9")] == ids  # but not delivered until confirmed
+    assert store.unacknowledged("conv-9")[1].payload == messages[1]["custom"]["data"]  # kept to send again
     store.close(chat.reference, "kari", now=now)
-    messages, events = run(handoff.ActionEndLiveChat(), tracker("socketio", "nb", sender="conv-9"))
+    messages, events = run(handoff.ActionEndLiveChat(), tracker("socketio", "nb", sender="conv-9",
+                                                                slots={"live_chat": chat.reference}))
     assert [m["custom"]["data"]["state"] for m in messages] == ["ended"]
     assert "avsluttet" in messages[0]["custom"]["data"]["text"]
-    assert events[0] == ConversationResumed() and events[-1] == ActionExecuted("action_listen")
+    assert SlotSet("live_chat", None) in events and ConversationResumed() in events
+    assert events[-1] == ActionExecuted("action_listen")
     assert store.pending_messages("conv-9") == []
 
 
@@ -211,7 +220,7 @@ def test_unreachable_database_gives_the_phone_number(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_DATABASE_URL", "postgresql://kb@127.0.0.1:1/kb")
     messages, events = run(handoff.ActionStartLiveChat(), tracker("socketio"))
     assert "Ring oss på 56 37 50 00" in messages[0]["text"]
-    assert ConversationPaused() not in events
+    assert not any(e.get("name") == "live_chat" for e in events)
 
 
 def test_question_helpers():
@@ -225,10 +234,10 @@ def test_question_helpers():
 def test_yes_on_a_channel_without_live_chat_never_queues(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
     messages, events = run(handoff.ActionStartLiveChat(), tracker("facebook", "nn", text="ja", intent="affirm"))
-    assert ConversationPaused() not in events and FollowupAction("case_form") not in events
+    assert FollowupAction("case_form") not in events and not any(e.get("name") == "live_chat" for e in events)
     assert "ikkje her i Messenger" in messages[0]["text"]
     _, events = run(handoff.ActionStartLiveChat(), tracker("rest", "nn", text="ja", intent="affirm"))
-    assert FollowupAction("case_form") in events and ConversationPaused() not in events
+    assert FollowupAction("case_form") in events and not any(e.get("name") == "live_chat" for e in events)
     assert handoff.handoff_store().open_items(clock.now()) == []
 
 
@@ -242,14 +251,122 @@ def test_no_to_the_live_chat_leaves_a_question_but_never_in_messenger(monkeypatc
     assert events[-1] == FollowupAction("action_listen")
 
 
-def test_a_new_session_during_a_live_chat_stays_paused(monkeypatch):
+def test_a_new_session_during_a_live_chat_stays_with_the_person(monkeypatch):
     from actions.session import ActionSessionStart
 
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
     store = handoff.handoff_store()
     chat = store.open_live_chat("conv-5", channel="socketio", lang="nn", question="", now=clock.now(), promised_by=None)
     events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker(sender="conv-5"), DOMAIN))
-    assert {"event": "pause", "timestamp": None} in events
-    store.close(chat.reference, "kari", now=clock.now())
-    events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), tracker(sender="conv-5"), DOMAIN))
-    assert all(e["event"] != "pause" for e in events)
+    assert SlotSet("live_chat", chat.reference) in events
+    store.close(chat.reference, "kari", now=clock.now(), is_lead=True)
+    carried = tracker(sender="conv-5", slots={"live_chat": chat.reference})
+    events = asyncio.run(ActionSessionStart().run(CollectingDispatcher(), carried, DOMAIN))
+    assert SlotSet("live_chat", None) in events
+
+
+def _queued(conversation: str = "conv-live", lang: str = "nn"):
+    return handoff.handoff_store().open_live_chat(conversation, channel="socketio", lang=lang, question="",
+                                                  now=clock.now(), promised_by=None)
+
+
+@pytest.mark.parametrize("text,lang,intent,expected", [
+    ("eg vil ikkje vente lenger, ha det", "nn", "out_of_scope", "Greitt, du er ute av køen"),
+    ("avbryt", "nn", "out_of_scope", "Greitt, du er ute av køen"),
+    ("Gå ut av køen", "nn", "out_of_scope", "Greitt, du er ute av køen"),  # the widget's button
+    ("jeg orker ikke vente mer", "nb", "out_of_scope", "Greit, du er ute av køen"),
+    ("ha det bra", "nb", "goodbye", "Greit, du er ute av køen"),
+])
+def test_the_citizen_leaves_the_queue_in_words(monkeypatch, text, lang, intent, expected):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    chat = _queued(lang=lang)
+    messages, events = run(handoff.ActionLiveChatTurn(), tracker(text=text, intent=intent, lang=lang,
+                                                                 sender="conv-live", slots={"live_chat": chat.reference}))
+    assert messages[0]["custom"]["data"]["text"].startswith(expected)
+    assert SlotSet("live_chat", None) in events
+    closed = handoff.handoff_store().get(chat.reference)
+    assert closed.status == "closed" and closed.end_reason == "citizen"
+    assert handoff.handoff_store().unsent("conv-live") == []  # told at once, nothing queued
+
+
+def test_a_message_while_waiting_is_kept_for_the_handler_with_its_contacts(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    chat = _queued()
+    text = "Eg lurer på fakturaen. Ring meg på 912 34 567 eller skriv til ola@example.no"
+    history = [{"event": "bot", "timestamp": __import__("time").time(),
+                "data": {"custom": {"data": {"type": "handoff", "state": "waiting"}}}}]
+    messages, events = run(handoff.ActionLiveChatTurn(), tracker(text=text, intent="faq", sender="conv-live",
+                                                                 history=history, slots={"live_chat": chat.reference}))
+    assert messages == [] and events == []  # just queued: no status yet, the bot stands aside
+    item = handoff.handoff_store().get(chat.reference)
+    assert item.question == text
+    assert [c.value for c in item.chat_contacts] == ["+4791234567", "ola@example.no"]
+    # with a person in the chat, the same words are not "leaving"
+    handoff.handoff_store().claim(chat.reference, "kari", now=clock.now())
+    messages, events = run(handoff.ActionLiveChatTurn(), tracker(text="takk, ha det", intent="goodbye",
+                                                                 sender="conv-live", slots={"live_chat": chat.reference}))
+    assert messages == [] and handoff.handoff_store().get(chat.reference).status == "claimed"
+
+
+def test_a_waiting_citizen_who_writes_hears_the_place_in_the_queue(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    _queued("someone-before")
+    chat = _queued()
+    messages, _ = run(handoff.ActionLiveChatTurn(), tracker(text="Hallo? Er det nokon der?", intent="greet",
+                                                            sender="conv-live", slots={"live_chat": chat.reference}))
+    payload = messages[0]["custom"]["data"]
+    assert payload["state"] == "queue" and payload["position"] == 2
+    assert "Du er nummer 2 i køen." in payload["text"]
+
+
+def test_at_closing_a_waiting_chat_is_offered_a_written_answer(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2026-11-27T14:40:00+01:00")
+    chat = _queued()
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2026-11-27T15:00:30+01:00")
+    store = handoff.handoff_store()
+    store.end_live_chat(chat.reference, reason="closing", now=clock.now(),
+                        promised_by=clock.parse_moment("2026-12-03T15:00:00+01:00"))
+    messages, events = run(handoff.ActionEndLiveChat(), tracker(sender="conv-live", slots={"live_chat": chat.reference}))
+    payload = messages[0]["custom"]["data"]
+    assert payload["state"] == "closing" and isinstance(payload["id"], int)
+    assert "måndag 30. november kl. 09.00" in payload["text"] and "torsdag 3. desember" in payload["text"]
+    assert ActiveLoop("case_form") in events and SlotSet("requested_slot", "case_contact") in events
+    assert SlotSet("handoff_mode", "closing") in events and SlotSet("live_chat", None) in events
+    # the contact comes: the same chat becomes the case
+    slots = {"case_question": "(chat)", "case_contact": "email:a@example.no", "handoff_mode": "closing"}
+    messages, _ = run(handoff.ActionCreateCase(), tracker(sender="conv-live", slots=slots))
+    assert messages[0]["custom"]["data"]["reference"] == chat.reference
+    assert store.get(chat.reference).kind == "case"
+
+
+def test_after_a_closing_the_open_chat_is_offered_again(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2026-11-30T09:05:00+01:00")
+    closing = tracker(text="Hallo? Er det nokon der?", intent="greet", slots={"handoff_mode": "closing"})
+    messages, slots = validate("case_contact", "Hallo? Er det nokon der?", closing)
+    assert slots == {"case_contact": None, "requested_slot": None, "handoff_mode": "reoffer"} and messages == []
+    _, events = run(handoff.ActionCreateCase(), tracker(slots={"handoff_mode": "reoffer"}))
+    assert events[-1] == FollowupAction("action_offer_handoff")
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2026-11-28T11:00:00+01:00")  # Saturday: still closed
+    messages, slots = validate("case_contact", "Hallo?", closing)
+    assert slots == {"case_contact": None} and "måndag 30. november kl. 09.00" in messages[0]["text"]
+
+
+def test_near_closing_the_offer_is_a_written_answer(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", "2026-11-27T14:50:00+01:00")
+    messages, events = run(handoff.ActionOfferHandoff(), tracker("socketio", "nb"))
+    assert FollowupAction("case_form") in events and SlotSet("handoff_mode", "case") in events
+    assert messages[0]["text"].startswith("Chatten stenger kl. 15.00, så nå rekker ingen å chatte med deg i dag.")
+
+
+def test_an_ended_chat_that_became_a_case_tells_the_citizen(monkeypatch):
+    monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
+    chat = _queued()
+    store = handoff.handoff_store()
+    store.record_citizen_message("conv-live", now=clock.now(), contacts=[Contact("phone", "+4791234567")])
+    store.end_live_chat(chat.reference, reason="left", now=clock.now(),
+                        promised_by=clock.parse_moment("2026-11-26T15:00:00+01:00"))
+    messages, _ = run(handoff.ActionEndLiveChat(), tracker(sender="conv-live", slots={"live_chat": chat.reference}))
+    payload = messages[0]["custom"]["data"]
+    assert payload["state"] == "case_created" and payload["reference"] == chat.reference
+    assert payload["text"].startswith("Chatten vart avslutta fordi du var borte ei stund.")
+    assert "+47 912 34 567" in payload["text"] and payload["intro"].startswith("Chatten vart avslutta")

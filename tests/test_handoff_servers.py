@@ -218,7 +218,7 @@ def test_3_waiting_chats_at_closing_are_offered_a_case_and_nobody_waits_across_i
     try:
         servers.set_clock(FRIDAY_1500)  # the portal ends waiting chats at closing
         offer = leaves_email.until_handoff("closing", timeout=30)
-        assert "Chatten har stengt for i dag, og ingen rakk å svare deg" in offer["text"]
+        assert "Chatten er stengd for i dag, og ingen rakk å svare deg" in offer["text"]
         # After closing on Friday, three working days count from Monday: Thursday 3 December.
         assert "måndag 30. november kl. 09.00" in offer["text"] and "torsdag 3. desember" in offer["text"]
         comes_back.until_handoff("closing", timeout=30)

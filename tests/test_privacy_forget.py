@@ -101,10 +101,10 @@ def test_forget_expired_keeps_recent_and_open(tmp_path):
     old = NOW - timedelta(days=100)
     closed_old = store.create_case("old", channel="rest", lang="nn", question="Gamal sak", now=old,
                                    promised_by=None, contact=None)
-    store.close(closed_old.reference, "kari", now=old + timedelta(days=1))
+    store.close(closed_old.reference, "kari", now=old + timedelta(days=1), is_lead=True)
     closed_new = store.create_case("new", channel="rest", lang="nn", question="Ny sak", now=NOW,
                                    promised_by=None, contact=None)
-    store.close(closed_new.reference, "kari", now=NOW)
+    store.close(closed_new.reference, "kari", now=NOW, is_lead=True)
     store.create_case("waiting", channel="rest", lang="nn", question="Open sak", now=old,
                       promised_by=None, contact=None)
     store.db.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.config import ROOT, Settings
 from bot.handoff.contact import Contact
@@ -89,7 +89,7 @@ def _staff_routes() -> list[tuple[str, str]]:
         path = "/" + route.path.lstrip("/")
         if not path.startswith("/staff") or path.startswith(("/staff/login", "/staff/static")):
             continue
-        path = re.sub(r"<reference(:str)?>", "REF", path)
+        path = re.sub(r"<(reference|ref)(:str)?>", "REF", path)
         for method in route.methods:
             if method != "OPTIONS":
                 routes.append((method, path))
@@ -102,7 +102,9 @@ def test_every_staff_route_refuses_without_login(portal):
     for method, path in _staff_routes():
         path = path.replace("REF", live)
         resp = httpx.request(method, portal["base"] + path, follow_redirects=False, timeout=10)
-        if method in ("GET", "HEAD"):
+        if path.startswith("/staff/api/"):  # the JSON API: 401 with JSON that says what to do
+            assert resp.status_code == 401 and "staff token" in resp.json()["error"], (method, path)
+        elif method in ("GET", "HEAD"):
             assert resp.status_code == 303 and resp.headers["location"].startswith("/staff/login"), (method, path)
         else:
             assert resp.status_code == 403, (method, path)
@@ -168,7 +170,7 @@ def test_claim_and_reply_with_csrf_are_stored_even_when_rasa_is_down(portal):
     client = _login(portal["base"])
     ref = portal["live"].reference
     page = client.get(f"/staff/cases/{ref}")
-    assert "Kunne ikkje hente samtalen" in page.text  # Rasa is not running: said, not a crash
+    assert "Fekk ikkje tak i samtalen" in page.text  # Rasa is not running: said, not a crash
     token = _csrf(page.text)
     assert client.post(f"/staff/cases/{ref}/claim", data={"csrf_token": token}).status_code == 303
     resp = client.post(f"/staff/cases/{ref}/reply", data={"csrf_token": token, "text": "Hei, eg heiter Kari."})
@@ -262,10 +264,62 @@ def test_refused_actions_are_explained_in_norwegian(portal):
     token = _csrf(client.get(f"/staff/cases/{case_ref}").text)
     resp = client.post(f"/staff/cases/{case_ref}/reply", data={"csrf_token": token, "text": "Hei"})
     assert resp.headers["location"].endswith("?error=is_case")
-    assert "svar innbyggjaren på e-post eller telefon" in client.get(resp.headers["location"]).text
+    assert "Dette er ei sak, ikkje ein chat: svar på e-post eller telefon" in client.get(resp.headers["location"]).text
     live_ref = portal["live"].reference
     resp = client.post(f"/staff/cases/{live_ref}/reply", data={"csrf_token": token, "text": "   "})
     assert resp.headers["location"].endswith("?error=empty")
-    assert "Svaret er tomt." in client.get(resp.headers["location"]).text
+    assert "Skriv eit svar før du sender." in client.get(resp.headers["location"]).text
     page = client.get(f"/staff/cases/{live_ref}?error=%3Cscript%3E&done=%3Cscript%3E").text
     assert "<script>" not in page  # unknown codes show nothing, never the raw parameter
+
+
+def test_no_meta_refresh_and_closing_needs_a_confirmation(portal):
+    client = _login(portal["base"])
+    queue = client.get("/staff/").text
+    assert "http-equiv" not in queue and 'src="/staff/static/portal.js"' in queue
+    live = portal["store"].open_live_chat("conv-confirm", channel="socketio", lang="nn", question="Hei",
+                                          now=START, promised_by=None)
+    page = client.get(f"/staff/cases/{live.reference}").text
+    token = _csrf(page)
+    client.post(f"/staff/cases/{live.reference}/claim", data={"csrf_token": token})
+    asked = client.post(f"/staff/cases/{live.reference}/close", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Ja, avslutt chatten" in asked.text  # a question, not a closed chat
+    assert portal["store"].get(live.reference).status == "claimed"
+    done = client.post(f"/staff/cases/{live.reference}/close", data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 303 and portal["store"].get(live.reference).status == "closed"
+
+
+def test_answering_by_email_without_a_mail_server_says_mail_is_not_set_up(portal):
+    client = _login(portal["base"])
+    case = portal["store"].create_case("conv-mail", channel="socketio", lang="nn", question="Kva kostar SFO?",
+                                       contact=Contact("email", "per@example.no"), now=START, promised_by=None)
+    page = client.get(f"/staff/cases/{case.reference}").text
+    assert 'href="mailto:per@example.no"' in page
+    headers = {"X-CSRF-Token": re.search(r'data-csrf="([^"]+)"', page).group(1)}
+    resp = client.post(f"/staff/api/cases/{case.reference}/reply", json={"text": "Svaret"}, headers=headers)
+    assert resp.status_code == 503 and resp.json()["code"] == "mail_not_configured"
+    assert "E-post er ikkje sett opp" in resp.json()["error"] and "KOMMUNEBOT_SMTP_HOST" in resp.json()["error"]
+    assert portal["store"].get(case.reference).status != "closed"  # nothing recorded as answered
+    back = client.post(f"/staff/cases/{case.reference}/answer", data={"csrf_token": _csrf(page), "text": "Svaret"})
+    assert "E-post er ikkje sett opp" in client.get(back.headers["location"]).text
+
+
+def test_an_api_token_from_the_command_line_works_alone_and_can_be_revoked(portal):
+    env = dict(os.environ, KOMMUNEBOT_DATABASE_URL=portal["url"], PYTHONPATH=str(ROOT))
+    made = subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "token", "kari"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0 and made.stdout.count("\n") == 1
+    token = made.stdout.strip()
+    resp = httpx.get(portal["base"] + "/staff/api/queue", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and "chats" in resp.json()
+    # a token needs no CSRF token, but it is no portal session either
+    assert httpx.get(portal["base"] + "/staff/", headers={"Authorization": f"Bearer {token}"},
+                     follow_redirects=False).status_code == 303
+    with portal["db"].session() as s:
+        assert token not in str(s.execute(text("SELECT token_hash FROM staff_tokens")).all())
+    missing = subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "token", "nobody"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "no user" in missing.stderr and missing.stdout == ""
+    subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "token", "kari", "--revoke"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    assert httpx.get(portal["base"] + "/staff/api/queue", headers={"Authorization": f"Bearer {token}"}).status_code == 401
