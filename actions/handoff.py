@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import (ActionExecuted, ActiveLoop, ConversationResumed, FollowupAction, SlotSet)
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationResumed, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,9 +39,17 @@ from actions.insight import record
 from bot.handoff import clock
 from bot.handoff.contact import Contact, parse_contact
 from bot.handoff.db import Database, DatabaseUnavailable
-from bot.handoff.flow import (PUSH_CHANNELS, choose_mode, clean_question, handoff_payload, last_question,
-                              queue_accepting, wants_to_cancel, wants_to_leave)
-from bot.handoff.queue import queue_status
+from bot.handoff.flow import (
+    PUSH_CHANNELS,
+    choose_mode,
+    clean_question,
+    handoff_payload,
+    last_question,
+    queue_accepting,
+    wants_to_cancel,
+    wants_to_leave,
+)
+from bot.handoff.queue import chat_minutes, queue_status
 from bot.handoff.store import HandoffStore, HandoffView, MessageView, municipality_slug, reference_prefix
 from bot.handoff.texts import next_chat_text, queue_text, urgent_text
 from bot.privacy.patterns import email_spans, phone_spans
@@ -126,7 +134,7 @@ def payload_for(tracker: Tracker, domain: DomainDict, state: str, *, response: s
                 extra: dict | None = None, **values: Any) -> dict:
     lang = language(tracker)
     values = {**profile_values(tracker, lang), **values}
-    body = text if text is not None else render(domain, response, lang, reference=reference, **values)
+    body = text if text is not None else render(domain, response or "", lang, reference=reference, **values)
     return handoff_payload(state, lang, body, expected_by, reference, **(extra or {}))
 
 
@@ -151,11 +159,6 @@ def _store_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker, domai
     return []
 
 
-def _chat_minutes(profile) -> float:
-    promise = profile.standard("chat").answer_within
-    return float(promise.amount * (60 if promise.unit == "hours" else 1)) if promise.unit in ("minutes", "hours") else 5.0
-
-
 def live_queue_open(profile, now) -> tuple[bool, Any]:
     """(the queue takes a new chat now, chat availability)."""
     chat = availability(profile, "chat", now)
@@ -163,11 +166,12 @@ def live_queue_open(profile, now) -> tuple[bool, Any]:
     return accepting, chat
 
 
-def waiting_promise(store: HandoffStore, profile, reference: str | None, lang: str, chat) -> tuple[int | None, int | None, str]:
+def waiting_promise(store: HandoffStore, profile, reference: str | None, lang: str,
+                    chat) -> tuple[int | None, int | None, str]:
     """(position, minutes, the one sentence) for a waiting chat, or with `reference` None
     for a chat that would join now (then without the position): the estimate from staff
     on duty and recent chats, else the service standard's promise."""
-    status = queue_status(store, reference, municipality_of(profile), _chat_minutes(profile))
+    status = queue_status(store, reference, municipality_of(profile), chat_minutes(profile))
     shown = status.position if reference is not None else None
     return status.position, status.estimate_minutes, queue_text(lang, shown, status.estimate_minutes, chat.text(lang))
 

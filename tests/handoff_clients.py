@@ -126,7 +126,7 @@ class Staff:
         assert resp.status_code == 303, resp.text
         return resp.headers["location"]
 
-    def api(self) -> "StaffAPI":
+    def api(self) -> StaffAPI:
         """The JSON API with this portal session (CSRF token in the header, as the pages do)."""
         token = re.search(r'data-csrf="([^"]+)"', self.queue()).group(1)
         return StaffAPI(self.client.base_url, client=self.client, csrf=token)

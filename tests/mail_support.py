@@ -39,14 +39,14 @@ class Mailbox:
         self.env = {"KOMMUNEBOT_SMTP_HOST": "127.0.0.1", "KOMMUNEBOT_SMTP_PORT": str(self.port),
                     "KOMMUNEBOT_SMTP_SECURITY": "none", "KOMMUNEBOT_MAIL_FROM": sender}
 
-    def start(self) -> "Mailbox":
+    def start(self) -> Mailbox:
         self._controller.start()
         return self
 
     def stop(self) -> None:
         self._controller.stop()
 
-    def __enter__(self) -> "Mailbox":
+    def __enter__(self) -> Mailbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -281,7 +281,8 @@ def test_the_citizen_leaves_the_queue_in_words(monkeypatch, text, lang, intent, 
     monkeypatch.setenv("KOMMUNEBOT_NOW", MONDAY_10)
     chat = _queued(lang=lang)
     messages, events = run(handoff.ActionLiveChatTurn(), tracker(text=text, intent=intent, lang=lang,
-                                                                 sender="conv-live", slots={"live_chat": chat.reference}))
+                                                                 sender="conv-live",
+                                                                 slots={"live_chat": chat.reference}))
     assert messages[0]["custom"]["data"]["text"].startswith(expected)
     assert SlotSet("live_chat", None) in events
     closed = handoff.handoff_store().get(chat.reference)
@@ -304,7 +305,8 @@ def test_a_message_while_waiting_is_kept_for_the_handler_with_its_contacts(monke
     # with a person in the chat, the same words are not "leaving"
     handoff.handoff_store().claim(chat.reference, "kari", now=clock.now())
     messages, events = run(handoff.ActionLiveChatTurn(), tracker(text="takk, ha det", intent="goodbye",
-                                                                 sender="conv-live", slots={"live_chat": chat.reference}))
+                                                                 sender="conv-live",
+                                                                 slots={"live_chat": chat.reference}))
     assert messages == [] and handoff.handoff_store().get(chat.reference).status == "claimed"
 
 
@@ -326,7 +328,8 @@ def test_at_closing_a_waiting_chat_is_offered_a_written_answer(monkeypatch):
     store = handoff.handoff_store()
     store.end_live_chat(chat.reference, reason="closing", now=clock.now(),
                         promised_by=clock.parse_moment("2026-12-03T15:00:00+01:00"))
-    messages, events = run(handoff.ActionEndLiveChat(), tracker(sender="conv-live", slots={"live_chat": chat.reference}))
+    messages, events = run(handoff.ActionEndLiveChat(),
+                           tracker(sender="conv-live", slots={"live_chat": chat.reference}))
     payload = messages[0]["custom"]["data"]
     assert payload["state"] == "closing" and isinstance(payload["id"], int)
     assert "måndag 30. november kl. 09.00" in payload["text"] and "torsdag 3. desember" in payload["text"]

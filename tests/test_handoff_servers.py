@@ -17,10 +17,10 @@ import time
 import httpx
 import pytest
 from conftest import SERVERS_DEFAULT_NOW, start_stack
+from handoff_clients import Citizen, Staff, StaffAPI, add_staff, staff_token
 
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
-from handoff_clients import Citizen, Staff, StaffAPI, add_staff, staff_token
 
 pytestmark = pytest.mark.servers
 
@@ -305,7 +305,8 @@ def test_5_a_phone_number_written_in_the_chat_is_shown_to_the_handler_and_stored
         citizen.say("Ring meg på 912 34 567 eller skriv til ola.nordmann@example.no")
         staff = Staff(servers.staff_url, USER, PASSWORD)
         api = staff.api()
-        detail = eventually(lambda: (lambda d: d if len(d["contacts"]) == 2 else None)(api.get(f"/chats/{reference}").json()))
+        detail = eventually(lambda: (lambda d: d if len(d["contacts"]) == 2 else None)(
+            api.get(f"/chats/{reference}").json()))
         assert detail["contacts"] == ["+47 912 34 567", "ola.nordmann@example.no"]
         page = staff.case(reference)
         assert 'href="tel:+4791234567"' in page and 'href="mailto:ola.nordmann@example.no"' in page
@@ -342,7 +343,8 @@ def test_6_a_case_is_answered_by_email_through_smtp_and_the_citizen_told_it_is_c
         token = staff_token(servers.env, USER)
         api = StaffAPI(servers.staff_url, token=token)
         listed = next(c for c in api.get("/cases").json()["cases"] if c["ref"] == reference)
-        assert listed == {"ref": reference, "status": "open", "question": "Kva tid blir det henta papir hos meg på Frekhaug?",
+        assert listed == {"ref": reference, "status": "open",
+                          "question": "Kva tid blir det henta papir hos meg på Frekhaug?",
                           "contact": "ola.nordmann@example.no", "created": listed["created"],
                           "due": "2026-11-27T14:00:00+00:00"}
         page = Staff(servers.staff_url, USER, PASSWORD).case(reference)

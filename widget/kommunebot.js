@@ -89,6 +89,8 @@
       replyTo: "Vi svarar til:",
       leaveQueue: "Gå ut av køen",
       endChat: "Avslutt chatten",
+      leaveQueueSay: "Eg vil gå ut av køen",
+      endChatSay: "Eg vil avslutte chatten",
       first: "Du er først i køen",
       position: "Du er nummer {n} i køen",
       estimate: "om lag {n} min",
@@ -133,6 +135,8 @@
       replyTo: "Vi svarer til:",
       leaveQueue: "Gå ut av køen",
       endChat: "Avslutt chatten",
+      leaveQueueSay: "Jeg vil gå ut av køen",
+      endChatSay: "Jeg vil avslutte chatten",
       first: "Du er først i køen",
       position: "Du er nummer {n} i køen",
       estimate: "omtrent {n} min",
@@ -286,8 +290,10 @@
   status.appendChild(statusButton);
   status.hidden = true;
   statusButton.addEventListener("click", function () {
-    var label = statusButton.textContent;
-    if (label) sendMessage(label, label); // the server takes these words as "leave"
+    // Said in the conversation's written standard, so the bot answers in it too; the
+    // server takes these words as "leave" (bot/handoff/flow.py LEAVE_COMMAND).
+    var words = t(state.handoff === "waiting" ? "leaveQueueSay" : "endChatSay", state.lang);
+    if (state.handoff) sendMessage(words, words);
   });
 
   var log = el("div", { "class": "kb-log", role: "log", "aria-live": "off", tabindex: "0", "aria-label": t("transcript", UI_LANG) });
@@ -537,7 +543,7 @@
     } else if (stateName === "case_created") {
       lines.push(t("caseCreated", lang));
     }
-    if (data.reference && lines.join(" ").indexOf(String(data.reference)) === -1) {
+    if (stateName === "case_created" && data.reference && lines.join(" ").indexOf(String(data.reference)) === -1) {
       lines.push(t("reference", lang) + " " + data.reference);
     }
     var when = formatTime(data.expected_by, lang);
@@ -545,6 +551,7 @@
     if (!lines.length) return;
 
     var node = bubble(kind, lang, null);
+    if (kind === "notice") node.classList.add("kb-handoff");
     if (kind === "staff") node.appendChild(el("span", { "class": "kb-who" }, t("staff", lang)));
     lines.forEach(function (line) {
       var p = el("p");

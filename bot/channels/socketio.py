@@ -153,7 +153,7 @@ class HardenedSocketIOInput(SocketIOInput):
             data = args[0] if args else None
             session_id = own_session(sid, data)
             ids = data.get("ids") if isinstance(data, dict) else None
-            if session_id and isinstance(ids, list):
+            if session_id and isinstance(data, dict) and isinstance(ids, list):
                 await self._db("acknowledge", session_id, [i for i in ids if isinstance(i, int)][:200],
                                seen=data.get("seen") is True)
 

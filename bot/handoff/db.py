@@ -97,7 +97,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls) -> "Database":
+    def from_settings(cls) -> Database:
         """The database named by KOMMUNEBOT_DATABASE_URL (default: var/kommunebot.db)."""
         return cls(settings().database_url)
 

@@ -28,6 +28,7 @@ NOT_A_QUESTION = frozenset({"affirm", "deny", "greet", "goodbye", "thanks", "req
 # waiting, these phrases anywhere in a message do too ("eg vil ikkje vente lenger, ha det").
 LEAVE_COMMAND = re.compile(
     r"^\W*(avbryt|avslutt|avslutt chatten|avslutt samtalen|gå ut av køen|forlat køen|ut av køen|"
+    r"(eg|jeg) vil (gå )?ut av køen|(eg|jeg) vil avslutte (chatten|samtalen)|"
     r"ha det|ha det bra|hadet|adjø|glem det|stopp|nei takk|cancel|quit)\W*$", re.IGNORECASE)
 LEAVE_PHRASE = re.compile(
     r"\b((eg|jeg|e|æ|vi) (vil|gidd|gidder|orkar|orker|kan|har ikk(j)?e tid til å) ikk(j)?e (vente|venta)|"

@@ -18,7 +18,7 @@ Runs in the Rasa process (no torch, no SQLAlchemy). config.yml:
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
 from rasa.engine.graph import ExecutionContext
@@ -42,14 +42,14 @@ class LiveChatPolicy(Policy):
     """Predicts `action_live_chat_turn` after each citizen message while `live_chat` is set."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"priority": 7}
 
     @staticmethod
     def supported_data() -> SupportedData:
         return SupportedData.ML_AND_RULE_DATA
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, featurizer: Any = None) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
 
@@ -60,7 +60,7 @@ class LiveChatPolicy(Policy):
         return self._resource
 
     @staticmethod
-    def next_action(tracker: DialogueStateTracker) -> Optional[Text]:
+    def next_action(tracker: DialogueStateTracker) -> str | None:
         """The action to run now, or None to leave the decision to the other policies."""
         for event in reversed(tracker.events):
             if isinstance(event, UserUttered):
@@ -72,7 +72,7 @@ class LiveChatPolicy(Policy):
         return None
 
     def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
+                                     rule_only_data: Dict[str, Any] | None = None,
                                      **kwargs: Any) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         action = self.next_action(tracker)

@@ -52,7 +52,7 @@ class MailSettings:
     timeout: float = 20.0
 
     @classmethod
-    def from_env(cls, default_sender: str = "", environ: dict[str, str] | None = None) -> "MailSettings":
+    def from_env(cls, default_sender: str = "", environ: dict[str, str] | None = None) -> MailSettings:
         """Read the KOMMUNEBOT_SMTP_* settings; MailNotConfigured without a host,
         ValueError for a wrong value (the message names the setting)."""
         env = os.environ if environ is None else environ
@@ -104,6 +104,7 @@ def send_mail(settings: MailSettings, *, to: str, subject: str, body: str, reply
     message = build_message(settings, to=to, subject=subject, body=body, reply_to=reply_to, reference=reference)
     context = ssl.create_default_context()
     try:
+        server: smtplib.SMTP
         if settings.security == "ssl":
             server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
         else:

@@ -61,7 +61,7 @@ class Presence:
         self._engine = None
 
     @classmethod
-    def from_settings(cls) -> "Presence":
+    def from_settings(cls) -> Presence:
         from bot.config import settings
 
         return cls(settings().database_url)
@@ -125,7 +125,8 @@ class Presence:
         """Staff messages handed to the chat that the browser has not confirmed, oldest
         first, with the payload they were sent with."""
         rows = self._run(
-            "SELECT id, payload FROM staff_messages WHERE conversation_id = :c AND kind IN ('joined', 'message', 'ended') "
+            "SELECT id, payload FROM staff_messages WHERE conversation_id = :c "
+            "AND kind IN ('joined', 'message', 'ended') "
             "AND sent_at IS NOT NULL AND delivered_at IS NULL AND payload IS NOT NULL ORDER BY id",
             {"c": conversation_id}, fetch=True)
         out = []

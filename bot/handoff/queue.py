@@ -43,6 +43,14 @@ def estimate_minutes(position: int, on_duty: int, busy: int, handling_minutes: f
     return max(1, round(rounds * handling_minutes))
 
 
+def chat_minutes(profile) -> float:
+    """Minutes the service standard promises for a chat answer (5 when it is not in minutes)."""
+    promise = profile.standard("chat").answer_within
+    if promise.unit not in ("minutes", "hours"):
+        return 5.0
+    return float(promise.amount * (60 if promise.unit == "hours" else 1))
+
+
 def _context(store: HandoffStore, municipality: str | None, default_minutes: float) -> tuple[int, int, float]:
     """(staff on duty, of them in a chat now, minutes a chat takes)."""
     on_duty = store.staff_on_duty(municipality)

@@ -475,7 +475,8 @@ class HandoffStore:
                 return _view(row)
             raise ClaimConflict(reference, row.handled_by)
 
-    def transfer(self, reference: str, actor: str, to_user: str, *, now: datetime, is_lead: bool = False) -> HandoffView:
+    def transfer(self, reference: str, actor: str, to_user: str, *, now: datetime,
+                 is_lead: bool = False) -> HandoffView:
         """Hand the item to a colleague (the handler or a lead may); the citizen's chat is told."""
         to_user = (to_user or "").strip().lower()
         with self.db.session() as s:
@@ -637,7 +638,7 @@ class HandoffStore:
     # --- the citizen's side -------------------------------------------------------------
 
     def record_citizen_message(self, conversation_id: str, *, now: datetime, text: str = "",
-                               contacts: list[Contact] = (), at: float | None = None) -> HandoffView | None:
+                               contacts: tuple[Contact, ...] | list[Contact] = (), at: float | None = None) -> HandoffView | None:
         """A message from the citizen during a live chat: keeps the time, the contacts it
         contains (for the handler), and the first words as the question if there was none."""
         with self.db.session() as s:

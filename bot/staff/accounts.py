@@ -3,6 +3,7 @@ tokens for integrations (`Authorization: Bearer`, only a SHA-256 stored)."""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import re
 import secrets
@@ -124,7 +125,7 @@ class Accounts:
         with self.db.session() as s:
             return [(u.username, u.created_at) for u in s.scalars(select(StaffUser).order_by(StaffUser.username))]
 
-    def describe(self) -> list[tuple[str, str, str | None, datetime]]:
+    def describe(self) -> builtins.list[tuple[str, str, str | None, datetime]]:
         """(username, role, municipality, created) of every account."""
         with self.db.session() as s:
             return [(u.username, u.role or "staff", u.municipality, u.created_at)

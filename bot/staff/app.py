@@ -42,7 +42,7 @@ from bot.config import ROOT, Settings
 from bot.handoff import clock
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore, municipality_slug, reference_prefix
-from bot.service.profile import load_profile
+from bot.service.municipalities import UnknownMunicipality, registry
 from bot.staff import views
 from bot.staff.accounts import SESSION_TTL, Accounts, SessionInfo
 from bot.staff.delivery import ChangeHub, Delivery, Sweeper
@@ -62,7 +62,7 @@ _app_names = itertools.count(1)
 class Extension:
     """A blueprint added to the portal, with an optional link in its navigation."""
 
-    blueprint: Callable[["Portal"], Blueprint]
+    blueprint: Callable[[Portal], Blueprint]
     nav: tuple[str, str] | None = None
 
 
@@ -83,8 +83,16 @@ class Portal:
     widget_dir: Path
     secure_cookies: bool | None
     session_ttl: timedelta
-    profile: object
     nav: list[tuple[str, str]] = field(default_factory=list)
+
+    @staticmethod
+    def profile_for(slug: str | None):
+        """The profile of a municipality (the deployment's default for None or a removed one)."""
+        reg = registry()
+        try:
+            return reg.get(slug) if slug else reg.default
+        except UnknownMunicipality:
+            return reg.default
 
     def render(self, name: str, status: int = 200, **values) -> response.HTTPResponse:
         return response.html(self.render_text(name, **values), status=status)
@@ -151,18 +159,17 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
     """The portal app. `secure_cookies` None: Secure flag when the request came over HTTPS.
     `background`: run delivery retries, the sweeper and live-update polling."""
     db = db or Database(settings.database_url)
-    profile = load_profile()
-    municipality = getattr(profile, "slug", None) or municipality_slug(profile.name)
-    store = HandoffStore(db, prefix=getattr(profile, "reference_prefix", None) or reference_prefix(profile.name),
-                         timezone=str(profile.timezone), municipality=municipality)
+    profile = registry().default  # the portal creates no rows; the default names the store
+    store = HandoffStore(db, prefix=profile.reference_prefix or reference_prefix(profile.name),
+                         timezone=str(profile.timezone), municipality=profile.slug or municipality_slug(profile.name))
     accounts = Accounts(db)
     rasa = RasaClient(settings.rasa_url, rasa_token(settings))
     deliver = Delivery(store, rasa)
     portal = Portal(
         settings=settings, db=db, store=store, accounts=accounts, rasa=rasa, templates=_templates(),
-        deliver=deliver, operations=Operations(store, accounts, deliver, profile), hub=ChangeHub(store),
-        sweeper=Sweeper(store, deliver, lambda slug: profile), widget_dir=widget_dir or ROOT / "widget",
-        secure_cookies=secure_cookies, session_ttl=session_ttl, profile=profile,
+        deliver=deliver, operations=Operations(store, accounts, deliver, Portal.profile_for), hub=ChangeHub(store),
+        sweeper=Sweeper(store, deliver, Portal.profile_for), widget_dir=widget_dir or ROOT / "widget",
+        secure_cookies=secure_cookies, session_ttl=session_ttl,
         nav=[("Kø og saker", "/staff/")],
     )
     connect_src = _socket_origins(settings.rasa_url)
@@ -242,8 +249,8 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         if request.path.startswith("/staff/api/"):
             return response.json({"error": "Fann ikkje denne adressa i API-et." if exc.status_code == 404
                                   else "Ugyldig førespurnad.", "code": str(exc.status_code)}, status=exc.status_code)
-        return response.text(f"{exc.status_code}: {'Fann ikkje sida.' if exc.status_code == 404 else 'Ugyldig førespurnad.'}",
-                             status=exc.status_code)
+        text = "Fann ikkje sida." if exc.status_code == 404 else "Ugyldig førespurnad."
+        return response.text(f"{exc.status_code}: {text}", status=exc.status_code)
 
     @app.exception(Exception)
     async def server_error(request: Request, exc: Exception):

@@ -26,7 +26,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from bot.handoff import clock
-from bot.handoff.queue import queue_estimates
+from bot.handoff.queue import chat_minutes, queue_estimates
 from bot.handoff.store import HandoffError, HandoffStore, HandoffView, wall_clock
 from bot.privacy import redact
 from bot.service.eta import availability
@@ -79,10 +79,6 @@ class Sweeper:
     def __init__(self, store: HandoffStore, deliver: Delivery, profile_for) -> None:
         self.store, self.deliver, self.profile_for = store, deliver, profile_for
 
-    def _minutes(self, profile) -> float:
-        promise = profile.standard("chat").answer_within
-        return float(promise.amount * (60 if promise.unit == "hours" else 1)) if promise.unit in ("minutes", "hours") else 5.0
-
     def _idle_since(self, chat: HandoffView) -> datetime | None:
         """When staff last wrote without an answer from the citizen since (None: the
         citizen has the last word, or staff have not written)."""
@@ -112,14 +108,15 @@ class Sweeper:
             rules = profile.live_chat
             if chat.status == "open" and not availability(profile, "chat", now).available_now:
                 await self._end(chat, "closing", now, profile)
-            elif chat.citizen_away_since and now - chat.citizen_away_since >= timedelta(minutes=rules.citizen_gone_after):
+            elif (chat.citizen_away_since
+                  and now - chat.citizen_away_since >= timedelta(minutes=rules.citizen_gone_after)):
                 await self._end(chat, "left", now, profile)
             elif chat.status == "claimed":
                 idle = self._idle_since(chat)
                 if idle and now - idle >= timedelta(minutes=rules.idle_after):
                     await self._end(chat, "idle", now, profile)
         for municipality, profile in by_municipality.items():
-            estimates = queue_estimates(self.store, municipality, self._minutes(profile))
+            estimates = queue_estimates(self.store, municipality, chat_minutes(profile))
             self.store.set_queue_estimates({ref: (s.position, s.estimate_minutes) for ref, s in estimates.items()})
 
     async def run_forever(self) -> None:

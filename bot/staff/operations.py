@@ -30,7 +30,7 @@ class OperationError(Exception):
         return self.message
 
     def to_json(self) -> dict:
-        body = {"error": self.message, "code": self.code}
+        body: dict[str, str | None] = {"error": self.message, "code": self.code}
         if self.handler is not None or self.code == "claimed":
             body["handler"] = self.handler
         return body
@@ -93,30 +93,35 @@ OTHER_ERRORS = {
 }
 
 
-def email_text(item: HandoffView, answer: str, municipality: str, phone: str) -> tuple[str, str]:
-    """(subject, body) of a case answer, in the citizen's written standard."""
+def email_text(item: HandoffView, answer: str, profile) -> tuple[str, str]:
+    """(subject, body) of a case answer, in the citizen's written standard, with the
+    municipality's name, service name and phone number from its profile."""
+    municipality, phone = profile.name, profile.contact.phone
+    service = (profile.service_name or {}).get(item.lang) or ("innbyggerservice" if item.lang == "nb"
+                                                             else "innbyggjarservice")
     if item.lang == "nb":
         subject = f"Svar fra {municipality} – {item.reference}"
-        body = (f"Hei!\n\nHer er svaret på spørsmålet ditt til innbyggerservice i {municipality}.\n\n"
+        body = (f"Hei!\n\nHer er svaret på spørsmålet ditt til {service} i {municipality}.\n\n"
                 f"Du spurte:\n{item.question}\n\nSvar:\n{answer}\n\n"
                 f"Saken din har referanse {item.reference}, og den er nå lukket. Har du flere spørsmål, "
                 f"kan du svare på denne e-posten eller ringe oss på {phone}.\n\n"
-                f"Hilsen\ninnbyggerservice, {municipality}\n")
+                f"Hilsen\n{service}, {municipality}\n")
     else:
         subject = f"Svar frå {municipality} – {item.reference}"
-        body = (f"Hei!\n\nHer er svaret på spørsmålet ditt til innbyggjarservice i {municipality}.\n\n"
+        body = (f"Hei!\n\nHer er svaret på spørsmålet ditt til {service} i {municipality}.\n\n"
                 f"Du spurde:\n{item.question}\n\nSvar:\n{answer}\n\n"
                 f"Saka di har referanse {item.reference}, og ho er no lukka. Har du fleire spørsmål, "
                 f"kan du svare på denne e-posten eller ringje oss på {phone}.\n\n"
-                f"Helsing\ninnbyggjarservice, {municipality}\n")
+                f"Helsing\n{service}, {municipality}\n")
     return subject, body
 
 
 class Operations:
     """The staff actions, with their permission checks and their effect on the citizen."""
 
-    def __init__(self, store: HandoffStore, accounts: Accounts, deliver, profile) -> None:
-        self.store, self.accounts, self.deliver, self.profile = store, accounts, deliver, profile
+    def __init__(self, store: HandoffStore, accounts: Accounts, deliver, profile_for) -> None:
+        """`profile_for(slug)`: a municipality's profile (its name, phone and e-mail in answers)."""
+        self.store, self.accounts, self.deliver, self.profile_for = store, accounts, deliver, profile_for
 
     def item(self, reference: str, staff: SessionInfo) -> HandoffView:
         """The chat or case, if it exists and belongs to the staff member's municipality."""
@@ -183,19 +188,20 @@ class Operations:
         if not (text or "").strip():
             raise OperationError(400, "empty", "Skriv eit svar før du sender.")
         sent_to = None
+        profile = self.profile_for(item.municipality)
         if item.contact is not None and item.contact.kind == "email":
             try:
-                settings = MailSettings.from_env(default_sender=self.profile.contact.email)
+                settings = MailSettings.from_env(default_sender=profile.contact.email)
             except MailNotConfigured:
                 raise OTHER_ERRORS["mail_not_configured"] from None
             except ValueError as exc:
                 raise OperationError(503, "mail_not_configured",
                                      f"E-postoppsettet er feil ({exc}), så svaret er ikkje sendt. "
                                      "Be driftsansvarleg rette det.") from None
-            subject, body = email_text(item, text.strip(), self.profile.name, self.profile.contact.phone)
+            subject, body = email_text(item, text.strip(), profile)
             try:
                 await asyncio.to_thread(send_mail, settings, to=item.contact.value, subject=subject, body=body,
-                                        reply_to=self.profile.contact.email, reference=item.reference)
+                                        reply_to=profile.contact.email, reference=item.reference)
             except MailFailed as exc:
                 log.warning("case %s: e-mail not sent: %s", reference, exc)
                 raise OTHER_ERRORS["mail_failed"] from None

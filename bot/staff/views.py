@@ -28,13 +28,20 @@ MESSAGE_STATES = {
     "seen": "Sett",
     "undelivered": "Ikkje levert",
 }
-END_REASONS = {
+END_REASONS = {  # why a chat or case closed, as a label
     "staff": "avslutta av sakshandsamar",
     "answered": "svart",
-    "citizen": "innbyggjaren gjekk ut av chatten",
+    "citizen": "innbyggjaren gjekk ut",
     "left": "innbyggjaren forlét chatten",
     "idle": "innbyggjaren svarte ikkje",
     "closing": "chatten stengde for dagen",
+}
+ENDED_LINES = {  # the same, as the transcript's last line
+    "staff": "{author} avslutta chatten.",
+    "citizen": "Innbyggjaren avslutta chatten.",
+    "left": "Chatten vart avslutta fordi innbyggjaren forlét han.",
+    "idle": "Chatten vart avslutta fordi innbyggjaren ikkje svarte.",
+    "closing": "Chatten vart avslutta fordi chatten stengde for dagen.",
 }
 PLACEHOLDERS = {"phone": "[telefon]", "email": "[e-post]"}
 
@@ -79,7 +86,7 @@ class Line:
 
 def _timestamp(event: dict) -> datetime | None:
     stamp = event.get("timestamp")
-    return datetime.fromtimestamp(stamp, timezone.utc) if isinstance(stamp, (int, float)) else None
+    return datetime.fromtimestamp(stamp, timezone.utc) if isinstance(stamp, int | float) else None
 
 
 def _buttons(event: dict) -> list[dict]:
@@ -112,9 +119,9 @@ def _message_line(message: MessageView, citizen_left: bool) -> Line | None:
         return Line(key, "system", text, message.created_at, message.author, message.state(citizen_left))
     if message.kind == "ended":
         reason, _, became = message.text.partition(":")
-        text = "Chatten vart avslutta: " + END_REASONS.get(reason, reason or "avslutta")
+        text = ENDED_LINES.get(reason, "Chatten vart avslutta.").format(author=message.author)
         if became == "case":
-            text += ". Han vart ei sak, med kontaktinformasjonen innbyggjaren skreiv."
+            text += " Han vart ei sak, med kontaktinformasjonen innbyggjaren skreiv."
         return Line(key, "system", text, message.created_at, message.author, message.state(citizen_left))
     if message.kind == "email":
         return Line(key, "staff", f"E-post til {message.sent_to}:\n{message.text}", message.created_at, message.author)
@@ -192,8 +199,7 @@ def citizen_state(item: HandoffView, now: datetime) -> str:
     if item.citizen_left_at:
         return f"Innbyggjaren forlét chatten {local(item.citizen_left_at)}."
     if item.status == "closed":
-        reason = END_REASONS.get(item.end_reason or "", "")
-        return f"Chatten er avslutta ({reason})." if reason else "Chatten er avslutta."
+        return ""  # the status line says why it closed
     if item.citizen_away_since:
         return f"Innbyggjaren er fråkopla sidan {local(item.citizen_away_since, with_date=False)}."
     return "Innbyggjaren er tilkopla."

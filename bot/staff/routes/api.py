@@ -3,7 +3,8 @@ call with `Authorization: Bearer <token>` (`kommunebot staff token NAME`).
 
 | method and path | body | answer |
 |---|---|---|
-| GET /staff/api/queue | | 200 {"chats": [{"ref", "status": "waiting"/"claimed", "handler", "language", "waiting_since"}]} |
+| GET /staff/api/queue | | 200 {"chats": [{"ref", "status": "waiting"/"claimed", "handler", "language",
+  "waiting_since"}]} |
 | GET /staff/api/chats/{ref} | | 200 the chat with its messages and their delivery state |
 | POST /staff/api/chats/{ref}/claim | | 200 {"ref", "handler"}; 409 {"error", "handler"} when someone else has it |
 | POST /staff/api/chats/{ref}/messages | {"text"} | 201 {"id", "status"} (status: queued, sent, delivered, seen) |
