@@ -163,6 +163,7 @@ def test_1_a_reply_sent_while_the_citizen_is_away_reaches_them_and_staff_see_who
     shot(kari, "handoff-portal-chat-desktop")
 
     citizen.context.close()  # the tab is closed for good
+    expect(kari.locator("[data-citizen-state]")).to_contain_text("fråkopla sidan kl. 10.00", timeout=WAIT)
     desk.set_clock("2026-11-23T10:05:00+01:00")  # later than live_chat.citizen_gone_after
     expect(kari.locator("[data-citizen-state]")).to_contain_text("Innbyggjaren forlét chatten", timeout=WAIT)
     assert store(desk).get(reference).end_reason == "left"

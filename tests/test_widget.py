@@ -356,7 +356,8 @@ def test_live_handoff_round_trip_with_the_real_servers(page: Page, servers):
         say(page, "Kan eg få snakke med ein person?")
         page.get_by_role("button", name=re.compile("chat med ein person", re.I)).click(timeout=60_000)
         status = page.locator("#kommunebot .kb-status")
-        expect(status).to_have_text("Ventar på ein person frå kommunen", timeout=60_000)
+        expect(status).to_contain_text("Ventar på ein person frå kommunen", timeout=60_000)
+        expect(status.get_by_role("button", name="Gå ut av køen")).to_be_visible()
 
         session_id = page.evaluate(
             "() => JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage)"
@@ -376,7 +377,8 @@ def test_live_handoff_round_trip_with_the_real_servers(page: Page, servers):
         staff = page.locator("#kommunebot .kb-staff").last
         expect(staff).to_contain_text("Hei, dette er Kari i servicetorget.", timeout=30_000)
         expect(staff).to_contain_text("Frå kommunen:")
-        expect(status).to_have_text("Du snakkar med ein person frå kommunen")
+        expect(status).to_contain_text("Du snakkar med ein person frå kommunen")
+        expect(status.get_by_role("button", name="Avslutt chatten")).to_be_visible()
         assert run_axe(page) == []
 
         store.close(item.reference, "kari", now=now)

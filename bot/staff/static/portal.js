@@ -145,6 +145,17 @@
     var facts = document.getElementById("facts");
     var feedback = document.getElementById("feedback");
     var lastStatus = null;
+    var lastMarkup = {};
+
+    /* Replace a part of the page only when the server's version changed, and keep focus
+       on it if it had focus (a screen reader user keeps their place). */
+    function update(node, key, markup) {
+      if (lastMarkup[key] === markup) return;
+      lastMarkup[key] = markup;
+      var hadFocus = node.contains(document.activeElement);
+      html(node, markup);
+      if (hadFocus) focusStatus();
+    }
 
     function scrollToNewest(force) {
       var nearEnd = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
@@ -174,7 +185,8 @@
       items.forEach(function (item) {
         var existing = transcript.querySelector('[data-key="' + item.key + '"]');
         if (existing) {
-          if (existing.outerHTML !== item.html) existing.outerHTML = item.html;
+          // only the delivery state of a line changes; leave the others alone
+          if (existing.getAttribute("data-state") !== (item.state || "")) existing.outerHTML = item.html;
           return;
         }
         transcript.insertAdjacentHTML("beforeend", item.html);
@@ -187,8 +199,8 @@
       return request("GET", "/staff/cases/" + encodeURIComponent(REF) + "/live").then(function (result) {
         if (!result.ok) return;
         var data = result.data;
-        html(statusBox, data.status_html);
-        html(facts, data.facts_html);
+        update(statusBox, "status", data.status_html);
+        update(facts, "facts", data.facts_html);
         var added = mergeTranscript(data.items || []);
         if (!first) {
           added.forEach(function (item) {
