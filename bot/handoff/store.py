@@ -502,8 +502,6 @@ class HandoffStore:
                 self._queue_message(s, row, "joined", "transfer", to_user, now)
             self._queue_message(s, row, "note", f"transfer:{before or ''}:{to_user}", actor, now)
             s.commit()
-            if row.kind == "live":  # a person has joined the chat: the citizen is answered
-                record_staff_reply(reference, now, database_url=self.db.url)
             return _view(row)
 
     def add_staff_message(self, reference: str, username: str, text: str, *, now: datetime,
@@ -623,6 +621,7 @@ class HandoffStore:
             self._queue_message(s, row, "email" if sent_to else "note", text, username, now, sent_to=sent_to)
             self._finish(s, row, "answered", username, now)
             s.commit()
+            record_staff_reply(reference, now, database_url=self.db.url)
             return _view(row)
 
     def check_may_answer(self, reference: str, username: str, is_lead: bool = False) -> HandoffView:
