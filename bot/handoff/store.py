@@ -16,6 +16,7 @@ browser acknowledged it. Every query that lists items takes a `municipality` fil
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import statistics
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 
 from bot.handoff.contact import Contact
 from bot.handoff.db import Database
@@ -203,6 +204,16 @@ def _aware(now: datetime) -> datetime:
     return now
 
 
+def staff_belongs_to(municipality: str):
+    """SQL condition: the staff account works for `municipality` (accounts without one, made
+    before municipalities existed, work for the default municipality)."""
+    from bot.service.municipalities import registry
+
+    if municipality == registry().default_slug:
+        return or_(StaffUser.municipality == municipality, StaffUser.municipality.is_(None))
+    return StaffUser.municipality == municipality
+
+
 def wall_clock() -> datetime:
     """Real time for bookkeeping that must only move forward (change polling, presence),
     unlike the service clock (bot.handoff.clock), which tests move around."""
@@ -214,6 +225,12 @@ class HandoffStore:
 
     `municipality` is written on the rows this store creates; the listing methods take
     their own `municipality` filter (None: all).
+
+    `scoped(slug)` is the same store seen by the staff of one municipality: every read and
+    every change by reference only finds that municipality's rows (another municipality's
+    reference is "unknown", exactly like one that does not exist), and listings never
+    leave it, whatever filter the caller passes. Rows without a municipality (written
+    before municipalities existed) belong to the default municipality.
     """
 
     def __init__(self, db: Database, prefix: str = "KOM", timezone: str = "Europe/Oslo",
@@ -222,6 +239,25 @@ class HandoffStore:
         self.prefix = prefix
         self.tz = ZoneInfo(timezone)
         self.municipality = municipality
+        self.scope: str | None = None
+
+    def scoped(self, municipality: str) -> HandoffStore:
+        """This store limited to one municipality's rows (see the class doc)."""
+        view = copy.copy(self)
+        view.scope = municipality
+        return view
+
+    @staticmethod
+    def _belongs_to(municipality: str):
+        """SQL condition: the handoff row is `municipality`'s."""
+        from bot.service.municipalities import registry
+
+        if municipality == registry().default_slug:  # rows from before municipalities: the default's
+            return or_(Handoff.municipality == municipality, Handoff.municipality.is_(None))
+        return Handoff.municipality == municipality
+
+    def _scoped_query(self, query):
+        return query if self.scope is None else query.where(self._belongs_to(self.scope))
 
     # --- creating -------------------------------------------------------------------
 
@@ -264,12 +300,12 @@ class HandoffStore:
 
     def get(self, reference: str) -> HandoffView | None:
         with self.db.session() as s:
-            row = s.scalar(select(Handoff).where(Handoff.reference == reference))
+            row = s.scalar(self._scoped_query(select(Handoff).where(Handoff.reference == reference)))
             return _view(row) if row else None
 
     def get_by_id(self, handoff_id: int) -> HandoffView | None:
         with self.db.session() as s:
-            row = s.get(Handoff, handoff_id)
+            row = s.scalar(self._scoped_query(select(Handoff).where(Handoff.id == handoff_id)))
             return _view(row) if row else None
 
     def active_live_chat(self, conversation_id: str) -> HandoffView | None:
@@ -283,9 +319,12 @@ class HandoffStore:
             )
             return _view(row) if row else None
 
-    @staticmethod
-    def _in_municipality(query, municipality: str | None):
-        return query if municipality is None else query.where(Handoff.municipality == municipality)
+    def _in_municipality(self, query, municipality: str | None):
+        """`query` limited to `municipality` (None: all), and always to the store's scope."""
+        if self.scope is not None and municipality not in (None, self.scope):
+            return query.where(false())  # another municipality than the scope: nothing
+        wanted = self.scope or municipality
+        return query if wanted is None else query.where(self._belongs_to(wanted))
 
     def open_items(self, now: datetime, municipality: str | None = None) -> list[HandoffView]:
         """Everything not closed: overdue first, then by promised time, then oldest first."""
@@ -332,8 +371,8 @@ class HandoffStore:
         """All staff messages of a queue entry or case, oldest first."""
         with self.db.session() as s:
             rows = s.scalars(
-                select(StaffMessage).join(Handoff, StaffMessage.handoff_id == Handoff.id)
-                .where(Handoff.reference == reference).order_by(StaffMessage.id)
+                self._scoped_query(select(StaffMessage).join(Handoff, StaffMessage.handoff_id == Handoff.id)
+                                   .where(Handoff.reference == reference)).order_by(StaffMessage.id)
             ).all()
             return [_message_view(r) for r in rows]
 
@@ -379,8 +418,9 @@ class HandoffStore:
         cutoff = (wall_now or wall_clock()) - within
         with self.db.session() as s:
             query = select(StaffUser.username).where(StaffUser.last_seen_at >= cutoff)
-            if municipality is not None:
-                query = query.where(or_(StaffUser.municipality.is_(None), StaffUser.municipality == municipality))
+            wanted = self.scope or municipality
+            if wanted is not None:
+                query = query.where(staff_belongs_to(wanted))
             return sorted(s.scalars(query).all())
 
     def busy_handlers(self, municipality: str | None) -> list[str]:
@@ -416,7 +456,7 @@ class HandoffStore:
     # --- changing -------------------------------------------------------------------
 
     def _row(self, s, reference: str) -> Handoff:
-        row = s.scalar(select(Handoff).where(Handoff.reference == reference))
+        row = s.scalar(self._scoped_query(select(Handoff).where(Handoff.reference == reference)))
         if row is None:
             raise HandoffError("unknown", f"no case or chat with reference {reference!r}")
         return row

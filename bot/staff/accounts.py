@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 
 from bot.handoff.db import Database
 from bot.handoff.models import StaffSession, StaffToken, StaffUser
+from bot.handoff.store import staff_belongs_to
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
@@ -73,6 +74,16 @@ class Accounts:
                             municipality=municipality))
             s.commit()
 
+    def set_municipality(self, username: str, municipality: str) -> None:
+        """Move an account to another municipality (its sessions end: what it may see changes)."""
+        with self.db.session() as s:
+            user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+            if user is None:
+                raise AccountError(f"no user {username!r}")
+            user.municipality = municipality
+            s.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+            s.commit()
+
     def set_role(self, username: str, role: str) -> None:
         if role not in ROLES:
             raise AccountError(f"the role must be one of {', '.join(ROLES)}")
@@ -90,8 +101,10 @@ class Accounts:
     def colleagues(self, municipality: str | None = None) -> list[str]:
         """Usernames a chat can be transferred to (the same municipality, or any)."""
         with self.db.session() as s:
-            query = select(StaffUser.username, StaffUser.municipality).order_by(StaffUser.username)
-            return [u for u, m in s.execute(query).all() if municipality is None or m in (None, municipality)]
+            query = select(StaffUser.username).order_by(StaffUser.username)
+            if municipality is not None:
+                query = query.where(staff_belongs_to(municipality))
+            return list(s.scalars(query).all())
 
     def seen(self, username: str, wall_now: datetime) -> None:
         """The user has a portal page open now (who is on duty, for queue estimates)."""

@@ -103,9 +103,16 @@ class Portal:
     def secure(self, request: Request) -> bool:
         return request.scheme == "https" if self.secure_cookies is None else self.secure_cookies
 
-    def municipality_of(self, staff: SessionInfo | None) -> str | None:
-        """The municipality whose items the staff member sees (None: all)."""
-        return staff.municipality if staff else None
+    @staticmethod
+    def municipality_of(staff: SessionInfo | None) -> str:
+        """The municipality whose queue, cases and statistics the staff member sees: the
+        account's (an account made before municipalities existed: the default one)."""
+        return (staff.municipality if staff else None) or registry().default_slug
+
+    def store_for(self, staff: SessionInfo | None) -> HandoffStore:
+        """The handoff store limited to the staff member's municipality (HandoffStore.scoped):
+        what the portal's pages and its API read and change through."""
+        return self.store.scoped(self.municipality_of(staff))
 
 
 def _security_headers(path: str, connect_src: str) -> dict[str, str]:
@@ -167,7 +174,8 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
     deliver = Delivery(store, rasa)
     portal = Portal(
         settings=settings, db=db, store=store, accounts=accounts, rasa=rasa, templates=_templates(),
-        deliver=deliver, operations=Operations(store, accounts, deliver, Portal.profile_for), hub=ChangeHub(store),
+        deliver=deliver, operations=Operations(store, accounts, deliver, Portal.profile_for, Portal.municipality_of),
+        hub=ChangeHub(store),
         sweeper=Sweeper(store, deliver, Portal.profile_for), widget_dir=widget_dir or ROOT / "widget",
         secure_cookies=secure_cookies, session_ttl=session_ttl,
         nav=[("Kø og saker", "/staff/")],

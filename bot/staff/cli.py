@@ -1,6 +1,9 @@
-"""`kommunebot staff add|list|remove|passwd|role|token`: staff accounts for the staff portal.
+"""`kommunebot staff add|list|remove|passwd|role|municipality|token`: staff accounts for the
+staff portal. An account works for one municipality and sees only its queue, cases and
+statistics; with several municipalities `--municipality` is required.
 
     kommunebot staff add kari [--role lead] [--municipality alver]
+    kommunebot staff municipality kari ullensaker   # move an account (its sessions end)
     kommunebot staff token kari          # prints a new API token for kari on stdout, nothing else
     kommunebot staff token kari --revoke # removes all of kari's tokens
 """
@@ -24,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.add_argument("--role", choices=("staff", "lead"), default="staff",
                      help="lead: may reply to, transfer and close colleagues' chats and cases")
-    add.add_argument("--municipality", help="the municipality (profile slug) the account works for")
+    add.add_argument("--municipality", metavar="SLUG",
+                     help="the municipality the account works for (required when there are several)")
+    move = sub.add_parser("municipality", help="move an account to another municipality")
+    move.add_argument("username")
+    move.add_argument("slug")
     role = sub.add_parser("role", help="make an account staff or lead")
     role.add_argument("username")
     role.add_argument("role", choices=("staff", "lead"))
@@ -49,6 +56,22 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
+def _municipality(slug: str | None) -> str:
+    """A known municipality slug; without one, the only municipality there is."""
+    from bot.service.municipalities import UnknownMunicipality, registry
+
+    reg = registry()
+    if slug:
+        try:
+            return reg.get(slug).slug
+        except UnknownMunicipality as exc:
+            raise AccountError(str(exc)) from None
+    if len(reg) == 1:
+        return reg.default_slug
+    raise AccountError(f"this deployment serves several municipalities ({', '.join(reg.slugs)}): "
+                       "say which one the account works for with --municipality SLUG")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         accounts = Accounts(Database.from_settings())
@@ -57,9 +80,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.staff_command == "add":
+            municipality = _municipality(args.municipality)
             accounts.add(args.username, _password(args.password_stdin), now=clock.now(), role=args.role,
-                         municipality=args.municipality)
-            print(f"Created staff account {args.username.strip().lower()} ({args.role}). Log in at /staff/login.")
+                         municipality=municipality)
+            print(f"Created staff account {args.username.strip().lower()} ({args.role}, {municipality}). "
+                  "Log in at /staff/login.")
+        elif args.staff_command == "municipality":
+            municipality = _municipality(args.slug)
+            accounts.set_municipality(args.username, municipality)
+            print(f"{args.username} now works for {municipality}; the user's sessions have ended.")
         elif args.staff_command == "role":
             accounts.set_role(args.username, args.role)
             print(f"{args.username} is now {args.role}.")

@@ -158,8 +158,13 @@ class ChangeHub:
         return found
 
     def changes_after(self, version: int, municipality: str | None) -> list[str]:
+        """References changed after `version` (of `municipality` only; rows without one are
+        the default municipality's)."""
+        from bot.service.municipalities import registry
+
+        default = registry().default_slug
         return sorted({ref for v, ref, m in self._recent if v > version
-                       and (municipality is None or m in (None, municipality))})
+                       and (municipality is None or (m or default) == municipality)})
 
     async def wait(self, version: int, timeout: float) -> int:
         """Wait until something changed after `version` (or the timeout); the new version."""

@@ -119,14 +119,21 @@ def email_text(item: HandoffView, answer: str, profile) -> tuple[str, str]:
 class Operations:
     """The staff actions, with their permission checks and their effect on the citizen."""
 
-    def __init__(self, store: HandoffStore, accounts: Accounts, deliver, profile_for) -> None:
-        """`profile_for(slug)`: a municipality's profile (its name, phone and e-mail in answers)."""
-        self.store, self.accounts, self.deliver, self.profile_for = store, accounts, deliver, profile_for
+    def __init__(self, store: HandoffStore, accounts: Accounts, deliver, profile_for, municipality_of) -> None:
+        """`profile_for(slug)`: a municipality's profile (its name, phone and e-mail in answers);
+        `municipality_of(staff)`: the municipality a staff member works for."""
+        self._store, self.accounts, self.deliver, self.profile_for = store, accounts, deliver, profile_for
+        self.municipality_of = municipality_of
+
+    def store_for(self, staff: SessionInfo) -> HandoffStore:
+        """The store as the staff member may see it: their municipality's rows only."""
+        return self._store.scoped(self.municipality_of(staff))
 
     def item(self, reference: str, staff: SessionInfo) -> HandoffView:
-        """The chat or case, if it exists and belongs to the staff member's municipality."""
-        item = self.store.get(reference)
-        if item is None or (staff.municipality and item.municipality not in (None, staff.municipality)):
+        """The chat or case, if it exists and belongs to the staff member's municipality
+        (another municipality's reference is answered as unknown: 404, not 403)."""
+        item = self.store_for(staff).get(reference)
+        if item is None:
             raise OperationError(404, "unknown", f"Fann ingen chat eller sak med referansen {reference}. "
                                                  "Sjekk referansen i køen.")
         return item
@@ -134,7 +141,7 @@ class Operations:
     async def claim(self, reference: str, staff: SessionInfo) -> HandoffView:
         item = self.item(reference, staff)
         try:
-            taken = self.store.claim(reference, staff.username, now=clock.now())
+            taken = self.store_for(staff).claim(reference, staff.username, now=clock.now())
         except HandoffError as exc:
             raise refusal(exc, reference, item) from None
         if taken.kind == "live":
@@ -145,12 +152,12 @@ class Operations:
         """A message in the chat; returns it and its state after the hand-over to the chat."""
         item = self.item(reference, staff)
         try:
-            message = self.store.add_staff_message(reference, staff.username, text, now=clock.now(),
+            message = self.store_for(staff).add_staff_message(reference, staff.username, text, now=clock.now(),
                                                    is_lead=staff.is_lead)
         except HandoffError as exc:
             raise refusal(exc, reference, item) from None
         await self.deliver(message.conversation_id)
-        current = next((m for m in self.store.messages(reference) if m.id == message.id), message)
+        current = next((m for m in self.store_for(staff).messages(reference) if m.id == message.id), message)
         return current, current.state()
 
     async def transfer(self, reference: str, staff: SessionInfo, to_user: str) -> HandoffView:
@@ -158,8 +165,11 @@ class Operations:
         to_user = (to_user or "").strip().lower()
         if not to_user:
             raise OperationError(400, "no_user", "Vel kven som skal ta over.")
+        if to_user not in self.accounts.colleagues(self.municipality_of(staff)):  # never to another municipality
+            raise explain("no_user", reference, item, to_user=to_user)
         try:
-            moved = self.store.transfer(reference, staff.username, to_user, now=clock.now(), is_lead=staff.is_lead)
+            moved = self.store_for(staff).transfer(reference, staff.username, to_user, now=clock.now(),
+                                                   is_lead=staff.is_lead)
         except HandoffError as exc:
             raise refusal(exc, reference, item, to_user) from None
         if moved.kind == "live":
@@ -169,7 +179,7 @@ class Operations:
     async def close(self, reference: str, staff: SessionInfo) -> HandoffView:
         item = self.item(reference, staff)
         try:
-            closed = self.store.close(reference, staff.username, now=clock.now(), is_lead=staff.is_lead)
+            closed = self.store_for(staff).close(reference, staff.username, now=clock.now(), is_lead=staff.is_lead)
         except HandoffError as exc:
             raise refusal(exc, reference, item) from None
         if closed.kind == "live":
@@ -182,7 +192,7 @@ class Operations:
         said on the phone; then close it."""
         item = self.item(reference, staff)
         try:
-            item = self.store.check_may_answer(reference, staff.username, staff.is_lead)
+            item = self.store_for(staff).check_may_answer(reference, staff.username, staff.is_lead)
         except HandoffError as exc:
             raise refusal(exc, reference, item) from None
         if not (text or "").strip():
@@ -211,7 +221,7 @@ class Operations:
             raise OperationError(409, "no_email", f"Innbyggjaren har ikkje gitt e-postadresse: ring {how}, "
                                                   "og merk saka som svart i portalen etterpå.")
         try:
-            return self.store.record_answer(reference, staff.username, text, now=clock.now(), sent_to=sent_to,
-                                            is_lead=staff.is_lead)
+            return self.store_for(staff).record_answer(reference, staff.username, text, now=clock.now(),
+                                                       sent_to=sent_to, is_lead=staff.is_lead)
         except HandoffError as exc:
             raise refusal(exc, reference, item) from None

@@ -68,16 +68,16 @@ def case_json(item: HandoffView) -> dict:
 
 def blueprint(portal: Portal) -> Blueprint:
     bp = Blueprint("api", url_prefix="/staff/api")
-    ops, store = portal.operations, portal.store
+    ops = portal.operations
 
     @bp.get("/queue")
     async def queue(request: Request):
-        chats = store.live_chats(portal.municipality_of(request.ctx.staff))
+        chats = portal.store_for(request.ctx.staff).live_chats()
         return response.json({"chats": [chat_json(c) for c in chats]})
 
     @bp.get("/cases")
     async def cases(request: Request):
-        items = store.cases(portal.municipality_of(request.ctx.staff))
+        items = portal.store_for(request.ctx.staff).cases()
         return response.json({"cases": [case_json(c) for c in items]})
 
     @bp.get("/chats/<ref:str>")
@@ -88,7 +88,8 @@ def blueprint(portal: Portal) -> Blueprint:
             return error(exc)
         left = bool(item.citizen_left_at or item.status == "closed")
         messages = [{"id": m.id, "author": m.author, "text": m.text, "created": iso(m.created_at),
-                     "status": m.state(left)} for m in store.messages(ref) if m.kind == "message"]
+                     "status": m.state(left)} for m in portal.store_for(request.ctx.staff).messages(ref)
+                    if m.kind == "message"]
         body = {**chat_json(item), "status": item.status if item.status == "closed" else chat_json(item)["status"],
                 "kind": item.kind, "question": item.question,
                 "contacts": [c.display() for c in item.contacts()],
@@ -141,7 +142,7 @@ def blueprint(portal: Portal) -> Blueprint:
             item = await ops.answer(ref, request.ctx.staff, body_text(request))
         except OperationError as exc:
             return error(exc)
-        sent = [m for m in store.messages(item.reference) if m.kind == "email"]
+        sent = [m for m in portal.store_for(request.ctx.staff).messages(item.reference) if m.kind == "email"]
         return response.json({"sent_to": sent[-1].sent_to if sent else None})
 
     @bp.get("/events")

@@ -35,16 +35,16 @@ log = logging.getLogger(__name__)
 
 def blueprint(portal: Portal) -> Blueprint:
     bp = Blueprint("pages", url_prefix="/staff")
-    store, ops = portal.store, portal.operations
+    ops = portal.operations
 
     # --- the queue ----------------------------------------------------------------
 
     def queue_values(request: Request) -> dict:
         now = clock.now()
-        municipality = portal.municipality_of(request.ctx.staff)
-        live = store.live_chats(municipality)
-        cases = [c for c in store.open_items(now, municipality) if c.kind == "case"]
-        recent = [c for c in store.recently_closed(now - RECENT, municipality, limit=10)]
+        store = portal.store_for(request.ctx.staff)  # the staff member's municipality only
+        live = store.live_chats()
+        cases = [c for c in store.open_items(now) if c.kind == "case"]
+        recent = [c for c in store.recently_closed(now - RECENT, limit=10)]
         waiting = [c for c in live if c.status == "open"]
         return {"staff": request.ctx.staff, "now": now, "live": live, "waiting": waiting,
                 "claimed": [c for c in live if c.status != "open"], "cases": cases, "recent": recent,
@@ -73,7 +73,7 @@ def blueprint(portal: Portal) -> Blueprint:
             transcript_error = ("Fekk ikkje tak i samtalen frå chatboten akkurat no, så berre meldingane frå "
                                 "sakshandsamarane blir viste. Prøv igjen om litt.")
         staff = request.ctx.staff
-        messages = store.messages(item.reference)
+        messages = portal.store_for(staff).messages(item.reference)
         mine = item.may_act(staff.username, staff.is_lead)
         return {"staff": staff, "now": clock.now(), "item": item, "lines": views.transcript(tracker, messages, item),
                 "transcript_error": transcript_error, "mine": mine,
