@@ -154,6 +154,57 @@ def test_another_municipalitys_case_by_reference_is_404_like_one_that_does_not_e
         assert portal["stores"][other].messages(ref) == []
 
 
+@pytest.mark.parametrize("user,own,other", [("kari", "alver", "ullensaker"), ("ola", "ullensaker", "alver")])
+def test_staff_cannot_claim_reply_to_or_close_another_municipalitys_items_in_pages_or_api(portal, user, own, other):
+    """Every action, through the portal's forms and through the JSON API's chat and case
+    paths, on the other municipality's live chat and case: 404 and nothing changes. The
+    same requests on a fresh item of the own municipality work (so the test can fail)."""
+    client = _login(portal["base"], user)
+    headers = _api_headers(client)
+    form = {"csrf_token": headers["X-CSRF-Token"]}
+
+    def attempts(ref: str) -> list[tuple[str, httpx.Response]]:
+        return [
+            ("page claim", client.post(f"/staff/cases/{ref}/claim", data=form)),
+            ("page reply", client.post(f"/staff/cases/{ref}/reply", data={**form, "text": "Hei"})),
+            ("page answer", client.post(f"/staff/cases/{ref}/answer", data={**form, "text": "Svar", "by": "phone"})),
+            ("page transfer", client.post(f"/staff/cases/{ref}/transfer", data={**form, "to": user})),
+            ("page close", client.post(f"/staff/cases/{ref}/close", data={**form, "confirm": "yes"})),
+            ("page live", client.get(f"/staff/cases/{ref}/live")),
+            ("api chat claim", client.post(f"/staff/api/chats/{ref}/claim", headers=headers)),
+            ("api case claim", client.post(f"/staff/api/cases/{ref}/claim", headers=headers)),
+            ("api message", client.post(f"/staff/api/chats/{ref}/messages", json={"text": "Hei"}, headers=headers)),
+            ("api transfer", client.post(f"/staff/api/chats/{ref}/transfer", json={"to": user}, headers=headers)),
+            ("api reply", client.post(f"/staff/api/cases/{ref}/reply", json={"text": "Svar"}, headers=headers)),
+            ("api chat close", client.post(f"/staff/api/chats/{ref}/close", headers=headers)),
+            ("api case close", client.post(f"/staff/api/cases/{ref}/close", headers=headers)),
+        ]
+
+    for kind in ("live", "case"):
+        ref = portal["items"][other][kind]
+        for what, resp in attempts(ref):
+            assert resp.status_code == 404, (what, ref, resp.status_code, resp.text[:200])
+            assert ref not in resp.text or "Fann ingen" in resp.text, (what, resp.text[:200])
+        item = portal["stores"][other].get(ref)
+        assert item.status == "open" and item.handled_by is None, item
+        assert portal["stores"][other].messages(ref) == []
+
+    # The control: the same forms act on the own municipality's items.
+    store = portal["stores"][own]
+    case = store.create_case(f"conv-control-{user}", channel="rest", lang="nn", question="Kontroll",
+                             contact=Contact("phone", "+4791234567"), now=START, promised_by=START + timedelta(days=3))
+    taken = client.post(f"/staff/cases/{case.reference}/claim", data=form)
+    assert taken.status_code == 303 and "done=claimed" in taken.headers["location"], taken.headers
+    noted = client.post(f"/staff/cases/{case.reference}/answer", data={**form, "text": "Ringde", "by": "phone"})
+    assert noted.status_code == 303 and "done=noted" in noted.headers["location"], noted.headers
+    assert store.get(case.reference).status == "closed"
+    live = store.open_live_chat(f"conv-control-live-{user}", channel="socketio", lang="nn", question="Hallo",
+                                now=START, promised_by=START + timedelta(minutes=5))
+    assert client.post(f"/staff/api/chats/{live.reference}/claim", headers=headers).json()["handler"] == user
+    assert client.post(f"/staff/api/chats/{live.reference}/close", headers=headers).status_code == 200
+    assert store.get(live.reference).status == "closed"
+
+
 def test_an_api_token_sees_only_its_accounts_municipality(portal):
     env = dict(os.environ, KOMMUNEBOT_DATABASE_URL=portal["url"], PYTHONPATH=str(ROOT))
     made = subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "token", "ola"], env=env,

@@ -121,6 +121,8 @@ def blueprint(portal: Portal) -> Blueprint:
     # --- forms (the same actions as the API, for pages without JavaScript) --------------
 
     def back(reference: str, done: str = "", error: str = "", anchor: str = "") -> response.HTTPResponse:
+        if error == "unknown":  # no such reference in the staff member's municipality: as for the page
+            return response.text("Fann ikkje saka.", status=404)
         query = f"?done={done}" if done else f"?error={quote(error)}" if error else ""
         return response.redirect(f"/staff/cases/{quote(reference)}{query}{anchor}", status=303)
 
