@@ -14,9 +14,12 @@ import socketio
 from bot.config import ROOT
 
 
-def add_staff(env: dict[str, str], username: str, password: str, role: str = "staff") -> None:
-    """`kommunebot staff add` against the servers' database (env from the stack)."""
-    subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "add", username, "--password-stdin", "--role", role],
+def add_staff(env: dict[str, str], username: str, password: str, role: str = "staff",
+              municipality: str = "alver") -> None:
+    """`kommunebot staff add` against the servers' database (env from the stack); with
+    several municipalities an account must name its own."""
+    subprocess.run([str(ROOT / "bin" / "kommunebot"), "staff", "add", username, "--password-stdin", "--role", role,
+                    "--municipality", municipality],
                    input=password + "\n", text=True, env=env, check=True, capture_output=True)
 
 
