@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.staff.app import create_app
 
     try:
-        app = create_app(current, secure_cookies=True if args.secure_cookies else None)
+        from bot.insight.portal import extension as insight
+
+        app = create_app(current, secure_cookies=True if args.secure_cookies else None, extensions=[insight()])
     except DatabaseUnavailable as exc:
         print(f"staff portal: {exc}", file=sys.stderr)
         return 2
