@@ -97,7 +97,7 @@ def demo_page(profile: Profile, rasa_url: str, others: list[Profile]) -> str:
     </div>
   </footer>
   <script src="/widget/kommunebot.js" data-server="{escape(rasa_url)}" data-lang="{lang}"
-          data-municipality="{escape(profile.slug)}"></script>
+          data-municipality="{escape(profile.slug)}" data-phone="{escape(profile.contact.phone)}"></script>
 </body>
 </html>
 """

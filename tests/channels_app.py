@@ -78,6 +78,8 @@ async def scripted_assistant(message: UserMessage) -> None:
     elif text == "/later":  # a reply that comes while the citizen has closed the chat
         await asyncio.sleep(1.5)
         await out.send_text_message(to, "Takk for at du venta. Her er svaret.")
+    elif text == "/silent":  # the assistant never answers (as when Rasa cannot be reached)
+        pass
     elif text == "/feedback":
         await out.send_custom_json(to, {"data": {"type": "feedback", "lang": "nn"}})
     else:

@@ -105,6 +105,7 @@ def test_the_demo_page_links_every_municipality_and_each_page_sets_its_widget(se
         assert page.status_code == 200
         assert f'<html lang="{profile.default_language}">' in page.text
         assert f'data-municipality="{profile.slug}"' in page.text
+        assert f'data-phone="{profile.contact.phone}"' in page.text  # the widget's "ring kommunen på ..."
         assert f'data-lang="{profile.default_language}"' in page.text
         assert f'data-server="{servers.rasa_url}"' in page.text
         assert profile.contact.phone in page.text

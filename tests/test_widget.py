@@ -154,6 +154,19 @@ def test_bokmal_page_gets_bokmal_widget_texts(page: Page, site):
     assert run_axe(page) == []
 
 
+def test_no_reply_gives_the_municipalitys_phone_number_as_a_link(page: Page, site):
+    """QA finding 15: the widget's own fallback said "ring kommunen" without the number."""
+    page.clock.install()
+    open_widget(page, site.url)
+    say(page, "/silent")
+    expect(page.locator("#kommunebot .kb-user").last).to_contain_text("/silent")
+    page.clock.fast_forward("00:31")  # the widget waits 30 s for a reply
+    notice = page.locator("#kommunebot .kb-notice").last
+    expect(notice).to_contain_text("Eg fekk ikkje svar. Prøv igjen om litt, eller ring kommunen på 56 37 50 00.",
+                                   timeout=REPLY_TIMEOUT)
+    expect(notice.get_by_role("link", name="56 37 50 00")).to_have_attribute("href", "tel:+4756375000")
+
+
 def test_empty_message_gives_a_visible_error_not_a_send(page: Page, site):
     open_widget(page, site.url)
     before = page.locator("#kommunebot .kb-user").count()
@@ -259,6 +272,24 @@ def test_reload_continues_the_same_session(page: Page, site, channel_app):
     expect(bot_messages(page).last).to_contain_text("Andre spørsmål", timeout=REPLY_TIMEOUT)
     senders = {m["sender"] for m in channel_app.received() if m["text"] in ("Fyrste spørsmål", "Andre spørsmål")}
     assert len(senders) == 1
+
+
+def test_after_a_reload_the_widget_shows_the_newest_message(page: Page, site):
+    """QA finding 13: after a reload the transcript opened at the oldest message."""
+    page.set_viewport_size({"width": 360, "height": 640})
+    open_widget(page, site.url)
+    for n in range(1, 7):
+        say(page, f"Spørsmål nummer {n}")
+        expect(bot_messages(page).last).to_contain_text(f"Spørsmål nummer {n}", timeout=REPLY_TIMEOUT)
+    log = page.locator("#kommunebot .kb-log")
+    assert log.evaluate("l => l.scrollHeight > l.clientHeight + 100"), "the test needs a transcript that scrolls"
+    page.reload()
+    expect(log).to_contain_text("Du spurde om: Spørsmål nummer 6")
+    page.wait_for_function("() => { const l = document.querySelector('#kommunebot .kb-log');"
+                           " return l.scrollTop > 0 && l.scrollHeight - l.scrollTop - l.clientHeight < 4; }",
+                           timeout=REPLY_TIMEOUT)
+    page.wait_for_timeout(500)  # and it stays there once the style sheet and fonts have settled
+    assert log.evaluate("l => l.scrollHeight - l.scrollTop - l.clientHeight < 4")
 
 
 def test_reflow_at_320_px_and_200_percent_zoom(page: Page, site):

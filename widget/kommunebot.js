@@ -2,10 +2,12 @@
  * Kommunebot chat widget: one script tag, no build step.
  *
  *   <script src="https://example.org/widget/kommunebot.js"
- *           data-server="http://127.0.0.1:5005" data-lang="nn" data-municipality="alver"></script>
+ *           data-server="http://127.0.0.1:5005" data-lang="nn" data-municipality="alver"
+ *           data-phone="56 37 50 00"></script>
  *
  * data-municipality: the municipality's slug (municipalities/<slug>.yml); without it the
- * deployment's default municipality answers.
+ * deployment's default municipality answers. data-phone: the municipality's number, given
+ * (as a tel: link) when the chat itself cannot answer ("ring kommunen på 56 37 50 00").
  *
  * Talks to Rasa's socket.io channel (session persistence on), keeps the session id and
  * the transcript in sessionStorage so a reload continues the conversation, and renders
@@ -35,6 +37,8 @@
   var MAX_CHARS = 1000; // keep in step with bot/channels/limits.py MAX_MESSAGE_CHARS
   var REPLY_TIMEOUT_MS = 30000;
   var MUNICIPALITY = (script && script.getAttribute("data-municipality")) || "";
+  // The municipality's phone number for the widget's own fallback texts ("ring kommunen på ...").
+  var PHONE = ((script && script.getAttribute("data-phone")) || "").replace(/[\[\]\n]/g, "").trim();
   var STORE_KEY = "kommunebot:" + SERVER + (MUNICIPALITY ? ":" + MUNICIPALITY : "");
   var MAX_STORED_EVENTS = 300;
   var SYNC_EVERY_MS = 20000; // while with a person: presence and place in the queue
@@ -69,7 +73,7 @@
       connecting: "Koplar til …",
       offline: "Mista kontakten med chatten. Prøver å kople til igjen …",
       online: "Tilkopla igjen.",
-      noReply: "Eg fekk ikkje svar. Prøv igjen om litt, eller ring kommunen.",
+      noReply: "Eg fekk ikkje svar. Prøv igjen om litt, eller ring kommunen{phone}.",
       source: "Kjelde:",
       related: "Sjå også:",
       machine: "Denne teksten er maskinomsett frå bokmål.",
@@ -115,7 +119,7 @@
       connecting: "Kobler til …",
       offline: "Mistet kontakten med chatten. Prøver å koble til igjen …",
       online: "Tilkoblet igjen.",
-      noReply: "Jeg fikk ikke svar. Prøv igjen om litt, eller ring kommunen.",
+      noReply: "Jeg fikk ikke svar. Prøv igjen om litt, eller ring kommunen{phone}.",
       source: "Kilde:",
       related: "Se også:",
       machine: "Denne teksten er maskinoversatt fra nynorsk.",
@@ -146,6 +150,14 @@
 
   function t(key, lang) {
     return (STRINGS[lang] || STRINGS[UI_LANG])[key];
+  }
+
+  /* " på [56 37 50 00](tel:+4756375000)" when the page gave the number, else "". */
+  function phoneText() {
+    var digits = PHONE.replace(/[^0-9+]/g, "");
+    if (!digits) return "";
+    if (digits.charAt(0) !== "+" && digits.length === 8) digits = "+47" + digits;
+    return " på [" + PHONE + "](tel:" + digits + ")";
   }
 
   /* ---------- state kept across reloads (this tab only) ---------- */
@@ -563,11 +575,15 @@
     if (live) announce((kind === "staff" ? t("staff", lang) + " " : "") + lines.join(" "));
   }
 
+  /* The widget's own texts; "{phone}" becomes the municipality's number as a tel: link. */
   function renderNotice(text, lang, live) {
     var node = bubble("notice", lang, null);
-    node.appendChild(el("p", null, text));
+    var p = el("p", null);
+    text = String(text).replace("{phone}", phoneText());
+    appendRichText(p, text, lang);
+    node.appendChild(p);
     log.appendChild(node);
-    if (live) announce(text);
+    if (live) announce(p.textContent);
   }
 
   function queueLine(lang) {
