@@ -22,7 +22,8 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{SETTING}: {text.strip()!r} is not an ISO-8601 moment (e.g. 2026-11-23T10:00+01:00)") from None
+        raise ValueError(f"{SETTING}: {text.strip()!r} is not an ISO-8601 moment "
+                         "(e.g. 2026-11-23T10:00+01:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL)
 
 

@@ -677,7 +677,8 @@ class HandoffStore:
     # --- the citizen's side -------------------------------------------------------------
 
     def record_citizen_message(self, conversation_id: str, *, now: datetime, text: str = "",
-                               contacts: tuple[Contact, ...] | list[Contact] = (), at: float | None = None) -> HandoffView | None:
+                               contacts: tuple[Contact, ...] | list[Contact] = (),
+                               at: float | None = None) -> HandoffView | None:
         """A message from the citizen during a live chat: keeps the time, the contacts it
         contains (for the handler), and the first words as the question if there was none."""
         with self.db.session() as s:

@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
             accounts.set_password(args.username, _password(args.password_stdin))
             print(f"New password set for {args.username}; the user's sessions have ended.")
         elif args.staff_command == "list":
-            for username, role, municipality, created in accounts.describe():
-                print(f"{username}\t{role}\t{municipality or '-'}\t{created.astimezone(clock.LOCAL):%Y-%m-%d %H:%M}")
+            for username, role, works_for, created in accounts.describe():
+                print(f"{username}\t{role}\t{works_for or '-'}\t{created.astimezone(clock.LOCAL):%Y-%m-%d %H:%M}")
         elif args.staff_command == "remove":
             if not accounts.remove(args.username):
                 print(f"staff: no account {args.username!r}", file=sys.stderr)

@@ -166,7 +166,7 @@ class Operations:
         if not to_user:
             raise OperationError(400, "no_user", "Vel kven som skal ta over.")
         if to_user not in self.accounts.colleagues(self.municipality_of(staff)):  # never to another municipality
-            raise explain("no_user", reference, item, to_user=to_user)
+            raise OperationError(404, "no_user", f"Fann ingen medarbeidar med brukarnamnet «{to_user}».")
         try:
             moved = self.store_for(staff).transfer(reference, staff.username, to_user, now=clock.now(),
                                                    is_lead=staff.is_lead)

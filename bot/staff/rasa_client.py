@@ -43,7 +43,7 @@ def transcript_lines(tracker: dict) -> list[TranscriptLine]:
     for event in tracker.get("events") or []:
         kind = event.get("event")
         stamp = event.get("timestamp")
-        at = datetime.fromtimestamp(stamp, timezone.utc) if isinstance(stamp, (int, float)) else None
+        at = datetime.fromtimestamp(stamp, timezone.utc) if isinstance(stamp, int | float) else None
         if kind == "user" and event.get("text"):
             out.append(TranscriptLine("citizen", str(event["text"]), at))
         elif kind == "bot":
