@@ -74,6 +74,12 @@ class Line:
     contacts: tuple[tuple[str, str], ...] = ()  # (kind, value) put back for the handler
 
     @property
+    def version(self) -> str:
+        """What may change in a line already shown: its delivery state, and the contacts
+        put back once the action server has recorded them (it may lag the transcript)."""
+        return f"{self.state}|{len(self.contacts)}"
+
+    @property
     def who_label(self) -> str:
         if self.who == "staff":
             return f"Medarbeidar ({self.author})" if self.author else "Medarbeidar"

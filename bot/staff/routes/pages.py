@@ -106,7 +106,7 @@ def blueprint(portal: Portal) -> Blueprint:
         if item is None:
             return response.json({"error": "Fann ikkje saka."}, status=404)
         values = await item_values(request, item)
-        items = [{"key": line.key, "who": line.who, "text": line.text, "state": line.state,
+        items = [{"key": line.key, "who": line.who, "text": line.text, "state": line.state, "version": line.version,
                   "html": portal.render_text("_line.html", line=line)} for line in values["lines"]]
         return response.json({
             "status_html": portal.render_text("_item_status.html", **values),

@@ -185,8 +185,9 @@
       items.forEach(function (item) {
         var existing = transcript.querySelector('[data-key="' + item.key + '"]');
         if (existing) {
-          // only the delivery state of a line changes; leave the others alone
-          if (existing.getAttribute("data-state") !== (item.state || "")) existing.outerHTML = item.html;
+          // only the delivery state of a line, or the contacts put back in it, change;
+          // leave the others alone
+          if (existing.getAttribute("data-version") !== (item.version || "")) existing.outerHTML = item.html;
           return;
         }
         transcript.insertAdjacentHTML("beforeend", item.html);
