@@ -32,7 +32,7 @@ KNOWLEDGE      := $(shell find knowledge -type f \( -name '*.md' -o -name '*.htm
 PROFILES       := $(wildcard municipalities/*.yml)
 # The index is rebuilt (incrementally: unchanged passages keep their vectors) when the
 # content or the code that reads, chunks and indexes it changes.
-INDEX_CODE     := $(wildcard bot/knowledge/*.py bot/knowledge/*.yml)
+INDEX_CODE     := $(filter-out bot/knowledge/evaluation.py,$(wildcard bot/knowledge/*.py bot/knowledge/*.yml))
 RASA_INPUTS    := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) $(wildcard bot/rasa_nlu/*.py bot/language/*.py bot/language/*.json)
 
 .PHONY: help install run test test-fast check shell train train-lang bench bench-search bench-lang bench-nlu system-packages clean
