@@ -223,9 +223,13 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     if server is not None:
                         server.stop()
+    write_json("insight", out)  # the databases' numbers are kept even if the grouping fails
     if not args.skip_grouping:
         print("==> grouping quality", flush=True)
-        out["grouping"] = grouping_quality()
+        try:
+            out["grouping"] = grouping_quality()
+        except Exception as exc:
+            out["grouping"] = {"skipped": f"failed: {exc}"[:300]}
         print(f"    {out['grouping']}", flush=True)
     print(f"==> wrote {write_json('insight', out)}")
     return 0

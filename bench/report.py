@@ -617,7 +617,9 @@ def section_insight(data: dict | None, note: str) -> str:
     out += [_table(["database", "generate s", "summary first s", "summary median s", "command wall s",
                     "command CPU s", "Innsikt year s", "ms per event"], rows), ""]
     grouping = data.get("grouping")
-    if grouping:
+    if grouping and "skipped" in grouping:
+        out += [f"Grouping quality not measured: {grouping['skipped']}", ""]
+    elif grouping:
         out += [f"Grouping unanswered questions by meaning (e5 query vectors, average cosine >= "
                 f"{grouping['threshold']}), pairwise against the page each question belongs to:", ""]
         out += [_table(["set", "questions", "pages", "groups", "groups of 2+", "precision", "recall", "F1"],
