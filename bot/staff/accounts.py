@@ -28,6 +28,11 @@ class AccountError(ValueError):
     """A refused account change; the message says why."""
 
 
+def _no_user(username: str) -> AccountError:
+    return AccountError(f"no user {username!r}: see 'kommunebot staff list', "
+                        f"or create it with 'kommunebot staff add {username}'")
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     """Who is asking: from a portal session (with its CSRF token) or an API token."""
@@ -79,7 +84,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             user.municipality = municipality
             s.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
             s.commit()
@@ -90,7 +95,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             user.role = role
             s.commit()
 
@@ -118,7 +123,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             user.password_hash = self.hasher.hash(password)
             s.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
             s.commit()
@@ -168,7 +173,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             s.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
             row = StaffSession(token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
                                created_at=now, expires_at=now + ttl)
@@ -207,7 +212,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             s.add(StaffToken(token_hash=_token_hash(token), user_id=user.id, created_at=now))
             s.commit()
         return token
@@ -216,7 +221,7 @@ class Accounts:
         with self.db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
-                raise AccountError(f"no user {username!r}")
+                raise _no_user(username)
             count = s.execute(delete(StaffToken).where(StaffToken.user_id == user.id)).rowcount
             s.commit()
             return count
