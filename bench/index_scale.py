@@ -25,7 +25,6 @@ import re
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import psutil

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         row["chat_cpu_ms_per_message"] = round((time.process_time() - cpu0) * 1000 / len(chat_texts), 3)
         results[name] = row
     print_table(results, list(sets))
-    path = write_json("language", {"machine": machine(), "sets": {k: len(v) for k, v in sets.items()}, "systems": results})
+    sizes = {k: len(v) for k, v in sets.items()}
+    path = write_json("language", {"machine": machine(), "sets": sizes, "systems": results})
     print(f"wrote {path}")
     return 0
 
@@ -95,7 +96,8 @@ def print_table(results: dict[str, dict], set_names: list[str]) -> None:
     rows: list[tuple[str, list[str]]] = []
     for set_name in set_names:
         first = results[names[0]][set_name]
-        rows.append((f"accuracy, {set_name} (n={first['n']})", [f"{results[n][set_name]['accuracy']:.4f}" for n in names]))
+        rows.append((f"accuracy, {set_name} (n={first['n']})",
+                     [f"{results[n][set_name]['accuracy']:.4f}" for n in names]))
         if "none_n" in first:
             rows.append((f"  no-evidence lines answered None (n={first['none_n']})",
                          [f"{results[n][set_name]['none_answered_none']:.4f}" for n in names]))

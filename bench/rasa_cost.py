@@ -1,6 +1,7 @@
 """Rasa's own cost per message, in-process, for Kommunebot and Rasa's starter bot (issue 13).
 
-Each bot is measured in a child process in the Rasa virtualenv. Loads each bot's trained model with its endpoints (Kommunebot: its action server,
+Each bot is measured in a child process in the Rasa virtualenv. Loads each bot's trained model
+with its endpoints (Kommunebot: its action server,
 started here, and its SQLite tracker store; the starter bot: Rasa's SQLTrackerStore on
 SQLite) and sends the same citizen mix as bench.mix, one message at a time, a new
 conversation every third message. Reported per bot: CPU ms per message (process time,
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             project = prepare(progress=lambda _: None)
             tmp = Path(tempfile.mkdtemp(prefix="rasa-cost-"))
             (tmp / "endpoints.yml").write_text(endpoints(tmp / "tracker.db"), encoding="utf-8")
-            result = asyncio.run(measure(str(project / "models" / "starter.tar.gz"), str(tmp / "endpoints.yml"), args.n))
+            model = str(project / "models" / "starter.tar.gz")
+            result = asyncio.run(measure(model, str(tmp / "endpoints.yml"), args.n))
         else:
             result = asyncio.run(measure(str(ROOT / "models" / "rasa"), str(ROOT / "endpoints.yml"), args.n))
         print(json.dumps(result))

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n")[0])
     parser.add_argument("--index", help="use this built index (default: build knowledge/ into bench/out/index)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the benchmark index from scratch")
-    parser.add_argument("--calibrate", action="store_true", help="choose weight/threshold and write search_settings.json")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="choose weight/threshold and write search_settings.json")
     args = parser.parse_args(argv)
     cfg = settings()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -131,10 +132,12 @@ def print_table(report: dict) -> None:
                 print(f"{method:<16}{split:<6}{m['n']:>4}{m['hit@1']:>8.3f}{m['hit@5']:>8.3f}{m['mrr']:>8.3f}{m['ndcg@10']:>9.3f}")
         a = report[name]["answerable"]
         print(f"answer threshold {a['threshold']}: precision {a['precision']}, recall {a['recall']}, "
-              f"unanswerable refused {a['unanswerable_refused']}, answered with correct top-1 {a['answered_top1_correct']}")
+              f"unanswerable refused {a['unanswerable_refused']}, "
+              f"answered with correct top-1 {a['answered_top1_correct']}")
     print(f"\nlatency p50 {report['latency_ms']['p50']} ms, p95 {report['latency_ms']['p95']} ms; "
           f"peak RSS {report['peak_rss_mb']:.0f} MB; index {report['index']['type']} "
-          f"with {report['index']['passages']} passages (load average {report['machine']['load_average_1m']} on {report['machine']['cpus']} cores)")
+          f"with {report['index']['passages']} passages "
+          f"(load average {report['machine']['load_average_1m']} on {report['machine']['cpus']} cores)")
     if "index_build" in report:
         b = report["index_build"]
         print(f"index build {b['seconds']} s ({b['embedded']} passages embedded, {b['reused']} reused)")

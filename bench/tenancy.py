@@ -157,10 +157,10 @@ def _filtered_searcher_class():
 
 def measure(n: int, layout: str, queries: int) -> dict:
     """Run in a child process: load `layout` for `n` municipalities and time searches."""
-    from bot.knowledge.evaluation import DEV, load_questions
     from bot.config import settings as config_settings
     from bot.knowledge import store
     from bot.knowledge.embedding import query_encoder
+    from bot.knowledge.evaluation import DEV, load_questions
     from bot.knowledge.search import Searcher, SearchSettings
 
     root = WORK / str(n)

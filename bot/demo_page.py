@@ -9,6 +9,7 @@ municipality's at / and every municipality's at /demo/<slug>; each links the oth
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from bot.service.municipalities import template_values
 from bot.service.profile import Profile
@@ -45,7 +46,7 @@ TEXTS = {
 def demo_page(profile: Profile, rasa_url: str, others: list[Profile]) -> str:
     """The whole HTML page; every value is escaped."""
     lang = profile.default_language
-    t = TEXTS[lang]
+    t: dict[str, Any] = TEXTS[lang]
     values = template_values(profile, lang)
     name = escape(profile.name)
     current = ' aria-current="page"'

@@ -17,7 +17,7 @@ Runs in the Rasa server process: Python 3.10, no torch.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Text
+from typing import Any, Dict
 
 _lock = threading.Lock()
 
@@ -25,7 +25,7 @@ _lock = threading.Lock()
 _validators: dict[type, Any] = {}
 
 
-def _validator(action_class: type) -> Any:
+def _validator(action_class: Any) -> Any:
     """The compiled validator of `action_class`'s response schema (a constant), checked once."""
     validator = _validators.get(action_class)
     if validator is None:
@@ -38,7 +38,7 @@ def _validator(action_class: type) -> Any:
     return validator
 
 
-def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
     """RemoteAction._validate_action_result with the compiled validator (same errors)."""
     from jsonschema import ValidationError
     from rasa.shared.constants import DOCS_BASE_URL

@@ -11,7 +11,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -21,14 +21,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "knowledge"
 SITE = FIXTURES / "site"
 
 
-@lru_cache(maxsize=None)
+@cache
 def session_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="kommunebot-knowledge-tests-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_dir() -> Path:
     """A freshly converted model folder (built once per session)."""
     from bot.knowledge.model_convert import build_model
@@ -38,14 +38,14 @@ def model_dir() -> Path:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def embedder():
     from bot.knowledge.embedding import Embedder
 
     return Embedder.load(str(model_dir()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def site_index() -> Path:
     """The fixture site's index (built once per session)."""
     from bot.knowledge.index_build import build_index

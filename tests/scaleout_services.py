@@ -62,7 +62,7 @@ class Postgres:
     def url(self, database: str, driver: str = "postgresql") -> str:
         return f"{driver}://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "nobody", "nogroup")
         _run(_as_service_user([str(PG_BIN / "initdb"), "-D", str(self.dir / "data"), "-U", self.user,
@@ -95,7 +95,7 @@ class Redis:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Redis":
+    def start(self) -> Redis:
         self.dir.mkdir(parents=True)
         self.proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
                                       "--appendonly", "no", "--dir", str(self.dir)],
@@ -138,7 +138,7 @@ class Nginx:
             "      proxy_read_timeout 120s;\n    }\n  }\n}\n"
         )
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         self.dir.mkdir(parents=True)
         (self.dir / "nginx.conf").write_text(self.config(), encoding="utf-8")
         self.proc = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],

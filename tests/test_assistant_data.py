@@ -135,4 +135,5 @@ def test_custom_nlu_component_is_in_the_pipeline():
     names = [c["name"] for c in config["pipeline"]]
     assert "bot.rasa_nlu.written_standard.WrittenStandardExtractor" in names
     assert names.index("FallbackClassifier") > names.index("DIETClassifier")
-    assert Path(ROOT / "endpoints.yml").read_text(encoding="utf-8").count("bot.rasa_guard.GuardedResponseGenerator") == 1
+    endpoints = Path(ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    assert endpoints.count("bot.rasa_guard.GuardedResponseGenerator") == 1

@@ -12,13 +12,13 @@ import re
 import time
 
 import pytest
+from channels_support import ARTIFACTS, ROOT, chromium_path
 from conftest import SERVERS_DEFAULT_NOW
+from handoff_clients import Citizen, add_staff
 from playwright.sync_api import Browser, Page, expect
 
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
-from channels_support import ARTIFACTS, ROOT, chromium_path
-from handoff_clients import Citizen, add_staff
 
 pytestmark = [pytest.mark.servers, pytest.mark.browser]
 
@@ -67,8 +67,8 @@ def store(servers) -> HandoffStore:
 
 def run_axe(page: Page) -> list[dict]:
     page.evaluate(AXE.read_text(encoding="utf-8"))
-    found = page.evaluate("async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
-                          WCAG_TAGS)
+    found = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations", WCAG_TAGS)
     return [{"id": v["id"], "nodes": [n["html"][:160] for n in v["nodes"]]} for v in found]
 
 
@@ -105,7 +105,8 @@ def ask_for_a_person(page: Page, url: str, question: str = "Kan eg få snakke me
     page.get_by_role("button", name=re.compile(r"Ja, chat med (ein|en) person")).click(timeout=WAIT)
     expect(page.locator("#kommunebot .kb-status")).to_be_visible(timeout=WAIT)
     return page.evaluate("""() => {
-        const state = JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('kommunebot:'))));
+        const key = Object.keys(sessionStorage).find(k => k.startsWith('kommunebot:'));
+        const state = JSON.parse(sessionStorage.getItem(key));
         const waiting = state.events.filter(e => e.msg && e.msg.state === 'waiting').pop();
         return waiting.msg.reference;
     }""")

@@ -18,9 +18,9 @@ import time
 
 import pytest
 from conftest import SERVERS_DEFAULT_NOW
+from handoff_clients import Citizen, Staff, add_staff
 
 from bot.config import ROOT
-from handoff_clients import Citizen, Staff, add_staff
 
 pytestmark = pytest.mark.servers
 
@@ -126,7 +126,8 @@ def test_stats_count_every_conversation_of_the_day(servers, day):
         for citizen, _ in live:
             citizen.close()
 
-    result = settled(servers.env, lambda r: r["messages"] == 18 and r["service_standard"].get("email", {}).get("handled")
+    result = settled(servers.env, lambda r: r["messages"] == 18
+                     and r["service_standard"].get("email", {}).get("handled")
                      and r["unanswered"] and r["unanswered"][0]["example"])
 
     trackers = {name: servers.tracker(sender) for name, sender in rest.items()}

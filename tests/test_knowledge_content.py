@@ -50,7 +50,7 @@ def test_page_has_complete_front_matter_in_its_folder_language(path: Path):
     assert not missing, f"{path.name}: front matter lacks {missing}"
     assert meta["lang"] == path.parent.name
     assert str(meta["url"]).startswith("https://")
-    assert isinstance(meta["checked"], (dt.date, str))
+    assert isinstance(meta["checked"], dt.date | str)
     assert len(body.split()) >= 40, f"{path.name}: the page has almost no text"
 
 

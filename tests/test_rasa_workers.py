@@ -11,7 +11,6 @@ import uuid
 import httpx
 import psutil
 import pytest
-
 from conftest import start_stack
 
 pytestmark = pytest.mark.scaleout

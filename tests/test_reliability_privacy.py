@@ -9,11 +9,11 @@ import subprocess
 import httpx
 import psutil
 import pytest
+from reliability_support import create_case
 
 from bot.config import ROOT
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
-from reliability_support import create_case
 
 pytestmark = pytest.mark.servers
 

@@ -8,7 +8,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.service.calendar import WorkCalendar
 from bot.service.eta import availability
 from bot.service.profile import load_profile
 
@@ -161,10 +164,6 @@ def test_json_shape(profile):
     assert list(data) == ["channel", "available_now", "next_open", "expected_by", "text_nn", "text_nb"]
     assert data["next_open"] == "2027-03-24T10:00:00+01:00"
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from bot.service.calendar import WorkCalendar  # noqa: E402
 
 
 @settings(max_examples=300, deadline=None)

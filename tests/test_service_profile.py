@@ -80,7 +80,8 @@ def test_bad_time(tmp_path):
 
 
 def test_unquoted_time_read_as_number(tmp_path):
-    text = (ROOT / "municipalities" / "alver.yml").read_text(encoding="utf-8").replace('close: "15:00"', "close: 15:00", 1)
+    text = (ROOT / "municipalities" / "alver.yml").read_text(encoding="utf-8")
+    text = text.replace('close: "15:00"', "close: 15:00", 1)
     with pytest.raises(ProfileError, match=r'got the number 900.*"15:00"'):
         load_profile(write(tmp_path, text))
 

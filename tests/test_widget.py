@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from channels_support import ARTIFACTS, ROOT, StaticSite, channel_app_with_fake_graph, chromium_path
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -375,10 +374,10 @@ def test_live_handoff_round_trip_with_the_real_servers(page: Page, servers):
     from datetime import datetime
 
     import httpx
+    from conftest import SERVERS_DEFAULT_NOW
 
     from bot.handoff.db import Database
     from bot.handoff.store import HandoffStore
-    from conftest import SERVERS_DEFAULT_NOW
 
     static = None if servers.staff_url else StaticSite(servers.rasa_url)
     try:

@@ -171,7 +171,12 @@ class InsightEventBroker(EventBroker):  # type: ignore[misc,valid-type]
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued event is counted (tests, shutdown)."""
         done = threading.Event()
-        threading.Thread(target=lambda: (self.events.join(), done.set()), daemon=True).start()
+
+        def wait_for_queue() -> None:
+            self.events.join()
+            done.set()
+
+        threading.Thread(target=wait_for_queue, daemon=True).start()
         return done.wait(timeout)
 
     async def close(self) -> None:

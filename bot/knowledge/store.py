@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,7 @@ def make_faiss(vectors: np.ndarray, kind: str):
     import faiss
 
     dim = vectors.shape[1]
+    index: Any
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -102,9 +104,9 @@ def write_index(out: Path, manifest: dict, passages: list[StoredPassage], vector
     _replace(out / FAISS_INDEX, lambda p: faiss.write_index(make_faiss(vectors, manifest["index_type"]), str(p)))
     _replace(out / CONVERSIONS, lambda p: p.write_text(json.dumps(conversions, ensure_ascii=False), encoding="utf-8"))
     if sentences is not None:
-        _replace(out / SENTENCES, lambda p: p.write_text("".join(
-            json.dumps({"text": t, "key": k}, ensure_ascii=False) + "\n" for t, k in zip(sentences.texts, sentences.keys)),
-            encoding="utf-8"))
+        lines = "".join(json.dumps({"text": t, "key": k}, ensure_ascii=False) + "\n"
+                        for t, k in zip(sentences.texts, sentences.keys))
+        _replace(out / SENTENCES, lambda p: p.write_text(lines, encoding="utf-8"))
         _replace(out / SENTENCE_VECTORS, lambda p: np.save(open(p, "wb"), sentences.vectors.astype(np.float32)))
     _replace(out / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                                     encoding="utf-8"))

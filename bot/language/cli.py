@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
             text = raw.rstrip("\r\n")
             found = detect(text)
             if args.json:
-                line = json.dumps({"text": text, "lang": found.lang, "confidence": found.confidence}, ensure_ascii=False)
+                fields = {"text": text, "lang": found.lang, "confidence": found.confidence}
+                line = json.dumps(fields, ensure_ascii=False)
             else:
                 line = f"{found.lang or '-'}\t{found.confidence:.3f}\t{text}"
             print(line, flush=True)

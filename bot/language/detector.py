@@ -38,7 +38,7 @@ class Model:
         self.threshold = threshold
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> "Model":
+    def load(cls, path: Path = MODEL_PATH) -> Model:
         """Load a model file written by `bot.language.train`."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -140,13 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=3, help="chat-like variants per sentence")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
     parser.add_argument("--prune", type=float, default=0.01, help="drop weights smaller than this")
-    parser.add_argument("--shared-cap", type=int, default=1_000_000, help="most times a shared word is added under both labels")
+    parser.add_argument("--shared-cap", type=int, default=1_000_000,
+                        help="most times a shared word is added under both labels")
     parser.add_argument("--threshold", type=float, default=0.6, help="|log-odds| below this answers None")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
     for name in ("train.tsv", "dev.tsv"):
         if not (args.data / name).is_file():
-            print(f"error: {args.data / name} not found; pass --data DIR holding train.tsv and dev.tsv", file=sys.stderr)
+            print(f"error: {args.data / name} not found; pass --data DIR holding train.tsv and dev.tsv",
+                  file=sys.stderr)
             return 2
     t0 = time.time()
     pairs = read_pairs(args.data / "train.tsv")
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         acc, none = evaluate(model, part)
         print(f"{name}: accuracy {acc:.4f}, None {none:.4f} (n={len(part)})")
     payload = {"version": 2, "threshold": args.threshold, "weights": kept}
-    args.out.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

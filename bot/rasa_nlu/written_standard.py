@@ -8,7 +8,7 @@ standard the conversation already has. Used in config.yml as
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,21 +29,21 @@ class WrittenStandardExtractor(GraphComponent, EntityExtractorMixin):
     """Entity extractor that calls the Nynorsk/Bokmål detector on the whole message."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         # Detections below this confidence are treated as "no evidence".
         return {"min_confidence": 0.0}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._min_confidence = float(config.get("min_confidence", 0.0))
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "WrittenStandardExtractor":
+    ) -> WrittenStandardExtractor:
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -57,7 +57,7 @@ class WrittenStandardExtractor(GraphComponent, EntityExtractorMixin):
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
         return messages
 
-    def entity_for(self, text: Optional[Text]) -> Optional[Dict[Text, Any]]:
+    def entity_for(self, text: str | None) -> Dict[str, Any] | None:
         """The `written_standard` entity for `text`, or None without evidence."""
         if not text or text.startswith("/"):  # "/intent" payloads from buttons carry no language
             return None

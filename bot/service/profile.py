@@ -308,7 +308,7 @@ class _Validator:
         value = self.get(data, key, where, required)
         if value is None:
             return ""
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
+        if not isinstance(value, str | int) or isinstance(value, bool):
             self.error(f"{where}{key}", f"expected text, got {type(value).__name__}; write it in quotes")
             return ""
         value = str(value).strip()
@@ -342,7 +342,7 @@ class _Validator:
         return frozenset(days)
 
     def duration(self, value: Any, where: str, allow_when_open: bool = False) -> Duration | None:
-        text = str(value).strip().lower() if isinstance(value, (str, int)) else ""
+        text = str(value).strip().lower() if isinstance(value, str | int) else ""
         if allow_when_open and text == WHEN_OPEN:
             return Duration(0, "when_open")
         match = _DURATION.match(text)
@@ -508,7 +508,8 @@ class _Validator:
                 names = ", ".join([*schedules, DESKS_HOURS])
                 self.error(f"{where}.hours", f"no opening hours named {hours!r}; use one of {names}")
             answer = self.get(item, "answer_within", f"{where}.")
-            answer = self.duration(answer, f"{where}.answer_within", allow_when_open=True) if answer is not None else None
+            if answer is not None:
+                answer = self.duration(answer, f"{where}.answer_within", allow_when_open=True)
             callback = item.get("callback_within")
             callback = self.duration(callback, f"{where}.callback_within") if callback is not None else None
             after = item.get("after_hours")
