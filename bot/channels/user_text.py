@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 # Longest message a citizen may send (characters). The widget's textarea uses the same limit.
 MAX_MESSAGE_CHARS = 1000
+# Longer raw text is refused before any work on it: normalisation (NFC) and removing
+# control characters can shorten a text, but not by this factor.
+MAX_RAW_CHARS = 4 * MAX_MESSAGE_CHARS
 
 # C0/C1 control characters except tab, newline and carriage return; lone surrogates.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -48,6 +51,8 @@ def check_text(raw: object) -> Checked:
     """Clean `raw` (NFC, no control characters, trimmed) and say whether it may be processed."""
     if not isinstance(raw, str):
         return Checked("", NOT_TEXT)
+    if len(raw) > MAX_RAW_CHARS:
+        return Checked("", TOO_LONG)
     text = _CONTROL.sub("", unicodedata.normalize("NFC", raw)).strip()
     if not text:
         return Checked("", EMPTY)
