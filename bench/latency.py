@@ -23,11 +23,18 @@ from bench.common import cpu_seconds, latency_summary, machine, write_json
 from bench.servers import GREETINGS, knowledge_questions, running_stack, server_pids
 
 
+SESSION_HEADER = "X-Kommunebot-Session"  # a REST conversation's token (bot.channels.guard)
+_tokens: dict[str, str] = {}
+
+
 def send(client: httpx.Client, url: str, sender: str, text: str) -> tuple[float, list]:
+    headers = {SESSION_HEADER: _tokens[sender]} if sender in _tokens else {}
     start = time.perf_counter()
-    response = client.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+    response = client.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                           headers=headers)
     elapsed = time.perf_counter() - start
     response.raise_for_status()
+    _tokens[sender] = response.headers.get(SESSION_HEADER, "")
     return elapsed, response.json()
 
 

@@ -33,6 +33,7 @@ from bench.servers import GREETINGS, knowledge_questions, running_stack, server_
 THINK_S = (0.2, 0.8)        # pause between a citizen's messages
 TIMEOUT_S = 30.0            # a reply slower than this counts as an error
 MAX_REQUESTS_PER_STEP = 5000
+SESSION_HEADER = "X-Kommunebot-Session"  # a REST conversation's token (bot.channels.guard)
 
 
 class Step:
@@ -58,14 +59,17 @@ async def citizen(client: httpx.AsyncClient, url: str, step: Step, deadline: flo
     rng = random.Random(seed)
     while time.monotonic() < deadline and step.requests < MAX_REQUESTS_PER_STEP:
         sender = f"load-{uuid.uuid4().hex[:12]}"
+        headers: dict[str, str] = {}  # the conversation's token after its first reply
         for kind, text in conversation(rng, questions):
             if time.monotonic() >= deadline:
                 return
             step.requests += 1
             start = time.perf_counter()
             try:
-                response = await client.post(url, json={"sender": sender, "message": text})
+                response = await client.post(url, json={"sender": sender, "message": text}, headers=headers)
                 elapsed = time.perf_counter() - start
+                if SESSION_HEADER in response.headers:
+                    headers = {SESSION_HEADER: response.headers[SESSION_HEADER]}
                 if response.status_code != 200:
                     step.error(f"http_{response.status_code}")
                 elif not response.json():
@@ -147,9 +151,14 @@ def saturation(steps: list[dict]) -> dict:
 
 def warm_up(endpoint: str, questions: list[str]) -> None:
     """A few conversations first, so the first step does not pay for lazy loading in the servers."""
+    senders = [f"load-warm-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    tokens: dict[str, str] = {}
     with httpx.Client(timeout=120) as client:
         for i, text in enumerate(["Hei", *questions[:6], "takk"]):
-            client.post(endpoint, json={"sender": f"load-warm-{i % 2}", "message": text})
+            sender = senders[i % 2]
+            reply = client.post(endpoint, json={"sender": sender, "message": text},
+                                headers={SESSION_HEADER: tokens[sender]} if sender in tokens else {})
+            tokens.setdefault(sender, reply.headers.get(SESSION_HEADER, ""))
 
 
 def run_load(url: str, steps: list[int], seconds: float, pids: dict[str, int]) -> dict:

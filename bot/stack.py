@@ -64,7 +64,7 @@ class StackConfig:
     endpoints: Path = ROOT / "endpoints.yml"
     credentials: Path = ROOT / "credentials.yml"
     var_dir: Path = ROOT / "var"
-    cors: str = "*"
+    cors: str = ""            # origins that may embed the widget (KOMMUNEBOT_CORS); "" = the staff portal's
     token: str = ""
     staff: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra environment for all servers
@@ -76,7 +76,7 @@ class StackConfig:
         s = settings()
         return cls(rasa_port=_port(s.rasa_url, 5005), action_port=_port(s.action_url, 5055),
                    staff_port=_port(s.staff_url, 8000), model=s.models_dir / "rasa", var_dir=s.var_dir,
-                   cors=os.environ.get("KOMMUNEBOT_CORS", "*"), token=s.rasa_token)
+                   cors=os.environ.get("KOMMUNEBOT_CORS", ""), token=s.rasa_token)
 
     @property
     def rasa_url(self) -> str:
@@ -90,6 +90,15 @@ class StackConfig:
     def staff_url(self) -> str:
         return f"http://{self.host}:{self.staff_port}"
 
+    def cors_origins(self) -> list[str]:
+        """Web sites whose pages may use the widget: `cors` (spaces or commas between
+        origins), else the staff portal, which serves the demo page."""
+        origins = self.cors.replace(",", " ").split()
+        if origins:
+            return origins
+        hosts = [self.host] + (["localhost"] if self.host == "127.0.0.1" else [])
+        return [f"http://{h}:{self.staff_port}" for h in hosts]
+
 
 def rasa_token(config: StackConfig) -> str:
     """The Rasa HTTP API token: configured, else generated once into <var>/rasa-token."""
@@ -101,6 +110,13 @@ def rasa_token(config: StackConfig) -> str:
         path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _secret(config: StackConfig, setting: str, filename: str) -> str:
+    """A shared secret: the setting (the caller's environment), else made once into <var>/filename."""
+    from bot.privacy.keys import read_or_create
+
+    return config.env.get(setting) or os.environ.get(setting, "").strip() or read_or_create(config.var_dir / filename)
 
 
 def staff_portal_available() -> bool:
@@ -151,6 +167,8 @@ class Stack:
     def __init__(self, config: StackConfig, progress=print) -> None:
         self.config = config
         self.progress = progress
+        config.var_dir.mkdir(parents=True, exist_ok=True)
+        config.var_dir.chmod(0o700)  # databases, logs and secrets: the service account only
         self.token = rasa_token(config)
         self.log_dir = config.var_dir / "logs"
         self.procs: dict[str, subprocess.Popen] = {}
@@ -161,7 +179,11 @@ class Stack:
             "KOMMUNEBOT_VAR_DIR": str(config.var_dir),
             "KOMMUNEBOT_RASA_URL": config.rasa_url, "KOMMUNEBOT_ACTION_URL": config.action_url,
             "KOMMUNEBOT_STAFF_URL": config.staff_url, "KOMMUNEBOT_RASA_TOKEN": self.token,
-            "SANIC_HOST": config.host,  # where rasa_sdk binds
+            # Rasa sends the action token (endpoints.yml); every server signs with the same key.
+            "KOMMUNEBOT_ACTION_TOKEN": _secret(config, "KOMMUNEBOT_ACTION_TOKEN", "action-token"),
+            "KOMMUNEBOT_SECRET_KEY": _secret(config, "KOMMUNEBOT_SECRET_KEY", "secret-key"),
+            "KOMMUNEBOT_CORS": " ".join(config.cors_origins()),
+            "SANIC_HOST": config.host,  # where the action server binds
         })
         self.env.update(config.env)
         self.endpoints = config.endpoints
@@ -204,10 +226,11 @@ class Stack:
     def commands(self) -> dict[str, list[str]]:
         c = self.config
         return {
-            "actions": [str(ACTIONS_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)],
+            "actions": [str(ACTIONS_PYTHON), "-m", "bot.action_server", "--actions", "actions",
+                        "--port", str(c.action_port)],
             "rasa": [str(RASA), "run", "--enable-api", "--auth-token", self.token, "-i", c.host,
-                     "--port", str(c.rasa_port), "--cors", c.cors, "--credentials", str(c.credentials),
-                     "--endpoints", str(self.endpoints), "-m", str(c.model)],
+                     "--port", str(c.rasa_port), "--cors", *self.env["KOMMUNEBOT_CORS"].split(),
+                     "--credentials", str(c.credentials), "--endpoints", str(self.endpoints), "-m", str(c.model)],
             "staff": [str(ACTIONS_PYTHON), "-m", "bot.staff", "--host", c.host, "--port", str(c.staff_port)],
         }
 
@@ -260,12 +283,16 @@ class Stack:
             raise
 
     def spawn(self, name: str, command: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")
+        path = self.log_dir / f"{name}.log"
+        log = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        path.chmod(0o600)
         env = {**PROCESS_ENV.get(name, {}), **self.env}  # the caller's environment wins
         if name == "rasa" and self.workers > 1:
             env["SANIC_WORKERS"] = str(self.workers)
-        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        # umask 077: the databases (SQLite), their WAL files and whatever else a server
+        # writes are readable by the service account only.
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, umask=0o077)
         log.close()
 
     def wait(self, name: str) -> None:
@@ -387,7 +414,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--action-port", type=int, help="action server port (default 5055)")
     parser.add_argument("--staff-port", type=int, help="staff portal port (default 8000)")
     parser.add_argument("--model", help="trained Rasa model file or folder (default models/rasa)")
-    parser.add_argument("--cors", help='origins allowed to call the Rasa server (default "*")')
+    parser.add_argument("--cors", help="web sites (origins, space-separated) whose pages may use the widget "
+                                       "(default KOMMUNEBOT_CORS, else the staff portal's demo page; \"*\" = any)")
     parser.add_argument("--no-staff", action="store_true", help="do not start the staff portal")
     parser.add_argument("--municipality", metavar="SLUG",
                         help="the default municipality (the one `--shell` talks to; default: the only or first)")

@@ -164,6 +164,8 @@ class FakeGraphAPI:
         self.server.server_close()
 
 
+CHANNEL_TEST_SECRET = "channel-test-secret-key"
+
 FACEBOOK_ENV = {
     "KOMMUNEBOT_FACEBOOK_VERIFY_TOKEN": "test-verify-token",
     "KOMMUNEBOT_FACEBOOK_APP_SECRET": "test-app-secret",
@@ -178,9 +180,13 @@ class ChannelApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        # Pages of any test site may use the widget (tests/test_widget.py serves them from
+        # random ports); tests of the origin check set KOMMUNEBOT_CORS themselves.
         env = {**os.environ, **FACEBOOK_ENV, "KOMMUNEBOT_FACEBOOK_GRAPH_URL": graph_url,
                "KOMMUNEBOT_FACEBOOK_TIMEOUT": "3", "PYTHONPATH": str(ROOT),
-               "RASA_TELEMETRY_ENABLED": "false", **extra_env}
+               "RASA_TELEMETRY_ENABLED": "false", "KOMMUNEBOT_CORS": "*",
+               "KOMMUNEBOT_SECRET_KEY": CHANNEL_TEST_SECRET, "KOMMUNEBOT_VAR_DIR": str(log_path.parent),
+               **extra_env}
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
             [str(RASA_PYTHON), str(ROOT / "tests" / "channels_app.py"), "--port", str(self.port)],

@@ -7,6 +7,7 @@ temporary var dir and their own SQLite databases, and stops them at the end:
     @pytest.mark.servers
     def test_something(servers):
         replies = servers.send("Kva tid opnar de?")        # REST; list of message dicts
+        servers.send("takk", sender=sid)                   # continues sid's conversation (its token)
         text = servers.text(replies)                       # all reply texts joined
         servers.rasa_url, servers.action_url, servers.staff_url, servers.token
         servers.set_clock("2026-11-24T10:00:00+01:00")     # KOMMUNEBOT_NOW for all servers
@@ -35,6 +36,7 @@ from bot.config import ROOT
 from bot.stack import Stack, StackConfig, StackError
 
 SERVERS_DEFAULT_NOW = "2026-11-24T10:00:00+01:00"  # Tuesday, inside opening hours
+REST_SESSION_HEADER = "X-Kommunebot-Session"  # bot.channels.guard.SESSION_HEADER
 MODEL = Path(os.environ.get("KOMMUNEBOT_TEST_RASA_MODEL", ROOT / "models" / "rasa"))
 
 
@@ -59,6 +61,9 @@ class Servers:
         self.env = stack.env
         self.var_dir = stack.config.var_dir
         self.http = httpx.Client(timeout=120)
+        # REST conversations are bound to the token their first reply carries
+        # (X-Kommunebot-Session, bot.channels.guard): remembered here per sender.
+        self.rest_tokens: dict[str, str] = {}
 
     def new_sender(self) -> str:
         return f"test-{uuid.uuid4().hex[:12]}"
@@ -68,8 +73,12 @@ class Servers:
         body: dict[str, Any] = {"sender": sender or self.new_sender(), "message": text}
         if metadata:
             body["metadata"] = metadata
-        response = self.http.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body)
+        token = self.rest_tokens.get(body["sender"])
+        response = self.http.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body,
+                                  headers={REST_SESSION_HEADER: token} if token else {})
         response.raise_for_status()
+        if response.headers.get(REST_SESSION_HEADER):
+            self.rest_tokens[body["sender"]] = response.headers[REST_SESSION_HEADER]
         return response.json()
 
     @staticmethod
@@ -104,7 +113,9 @@ def start_stack(tmp: Path, names: list[str] | None = None, **env: str) -> tuple[
         token=f"test-{uuid.uuid4().hex}",
         env={"KOMMUNEBOT_DATABASE_URL": f"sqlite:///{var_dir / 'kommunebot.db'}",
              "KOMMUNEBOT_TRACKER_URL": f"sqlite:///{var_dir / 'rasa-tracker.db'}",
-             "KOMMUNEBOT_NOW": f"file:{clock_file}", "SANIC_NO_UVLOOP": "true", **env},
+             "KOMMUNEBOT_NOW": f"file:{clock_file}", "SANIC_NO_UVLOOP": "true",
+             # A trusted integration may continue any REST conversation (bot.channels.guard).
+             "KOMMUNEBOT_REST_INTEGRATION_TOKEN": f"integration-{uuid.uuid4().hex}", **env},
     )
     stack = Stack(config, progress=lambda line: None)
     try:

@@ -76,6 +76,7 @@ class Traffic(threading.Thread):
         self.url = f"{url}/webhooks/rest/webhook"
         self.senders = [f"fault-{i}-{os.urandom(4).hex()}" for i in range(citizens)]
         self.answered: list[tuple[str, str]] = []
+        self.tokens: dict[str, str] = {}  # each conversation's token (X-Kommunebot-Session)
         self.failed = 0
         self.halt = threading.Event()
 
@@ -86,7 +87,10 @@ class Traffic(threading.Thread):
                 for sender in self.senders:
                     text = f"{self.MESSAGES[turn % len(self.MESSAGES)]} ({turn})"
                     try:
-                        response = client.post(self.url, json={"sender": sender, "message": text})
+                        token = self.tokens.get(sender)
+                        response = client.post(self.url, json={"sender": sender, "message": text},
+                                               headers={"X-Kommunebot-Session": token} if token else {})
+                        self.tokens[sender] = response.headers.get("X-Kommunebot-Session", token or "")
                         if response.status_code == 200 and response.json():
                             self.answered.append((sender, text))
                         else:

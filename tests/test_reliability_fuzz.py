@@ -78,7 +78,7 @@ def servers_still_answer_afterwards(request):
 def test_rest_webhook_fuzz(servers, body):
     response = httpx.post(f"{servers.rasa_url}/webhooks/rest/webhook", json=body, timeout=TIMEOUT)
     assert_clean(response)
-    assert response.status_code in (200, 400)
+    assert response.status_code in (200, 400, 403)  # 403: a sender id used before, without its token
     if response.status_code == 400:
         assert "error" in response.json()
 

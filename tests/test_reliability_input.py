@@ -26,7 +26,8 @@ from reliability_support import assert_clean, assert_login_refused
 pytestmark = pytest.mark.servers
 
 TIMEOUT = 60  # seconds: a reply slower than this is a hang
-BIG = "Kva kostar SFO? " * 6400  # ~100 kB
+BIG = "Kva kostar SFO? " * 640  # ~10 kB: over the length limit, under the 64 KB body limit
+HUGE = "Kva kostar SFO? " * 6400  # ~100 kB: over the body limit
 
 
 def assert_still_answers(servers) -> None:
@@ -72,6 +73,13 @@ def test_rest_over_long_message_gets_the_length_limit_in_the_citizens_standard(s
         assert_clean(response)
         reply = " ".join(r.get("text", "") for r in response.json())
         assert str(MAX_MESSAGE_CHARS) in reply and lang_word in reply, reply
+    assert_still_answers(servers)
+
+
+def test_rest_body_over_the_limit_is_refused_with_413(servers):
+    response = rest(servers, json.dumps({"sender": servers.new_sender(), "message": HUGE}).encode())
+    assert_clean(response)
+    assert response.status_code == 413
     assert_still_answers(servers)
 
 
@@ -167,7 +175,7 @@ def widget(servers):
 SOCKET_BAD = {
     "empty": lambda sid: {"message": "", "session_id": sid},
     "whitespace": lambda sid: {"message": " \n ", "session_id": sid},
-    "100 kB": lambda sid: {"message": BIG, "session_id": sid},
+    "10 kB": lambda sid: {"message": BIG, "session_id": sid},
     "binary message": lambda sid: {"message": os.urandom(256), "session_id": sid},
     "number message": lambda sid: {"message": 42, "session_id": sid},
     "missing message": lambda sid: {"session_id": sid},
@@ -202,7 +210,7 @@ FB_BODIES = {
     "binary": os.urandom(2048),
     "invalid utf-8": b'{"object": "page", "entry": [{"messaging": [{"message": {"text": "\xff"}}]}]}',
     "100 kB": json.dumps({"object": "page", "entry": [{"messaging": [
-        {"sender": {"id": "123"}, "message": {"text": BIG}}]}]}).encode(),
+        {"sender": {"id": "123"}, "message": {"text": HUGE}}]}]}).encode(),
     "missing fields": b'{"object": "page", "entry": [{"messaging": [{}]}]}',
 }
 

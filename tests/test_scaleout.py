@@ -50,8 +50,10 @@ def cluster(tmp_path_factory):
     try:
         pg.create_database("kommunebot")
         url = pg.url("kommunebot")
+        # Every process of a deployment shares the signing key and the action server token.
         env = {"KOMMUNEBOT_TRACKER_URL": url, "KOMMUNEBOT_DATABASE_URL": url, "KOMMUNEBOT_NOW": AFTER_HOURS,
-               "SANIC_NO_UVLOOP": "true"}
+               "SANIC_NO_UVLOOP": "true", "KOMMUNEBOT_SECRET_KEY": f"scaleout-key-{uuid.uuid4().hex}",
+               "KOMMUNEBOT_ACTION_TOKEN": f"scaleout-actions-{uuid.uuid4().hex}"}
         endpoints = endpoints_with_lock_store(tmp, redis.port)
         token = f"scaleout-{uuid.uuid4().hex}"
         action_port = free_port()
@@ -79,9 +81,15 @@ def cluster(tmp_path_factory):
         pg.stop()
 
 
+REST_TOKENS: dict[str, str] = {}  # sender -> its conversation token (X-Kommunebot-Session)
+
+
 def say(client: httpx.Client, base: str, sender: str, text: str) -> list[dict]:
-    response = client.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+    token = REST_TOKENS.get(sender)
+    response = client.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                           headers={"X-Kommunebot-Session": token} if token else {})
     assert response.status_code == 200, response.text[:300]
+    REST_TOKENS[sender] = response.headers["X-Kommunebot-Session"]
     return response.json()
 
 

@@ -170,7 +170,7 @@
         if (parsed && Array.isArray(parsed.events)) return parsed;
       }
     } catch (e) { /* storage blocked or corrupt: start afresh */ }
-    return { sessionId: null, open: false, lang: UI_LANG, handoff: null, events: [] };
+    return { sessionId: null, sessionToken: null, open: false, lang: UI_LANG, handoff: null, events: [] };
   }
 
   var state = loadState();
@@ -785,11 +785,16 @@
     socket = ioClient(SERVER, { transports: ["websocket", "polling"], reconnectionDelayMax: 10000 });
     socket.on("connect", function () {
       confirmed = false;
-      socket.emit("session_request", { session_id: state.sessionId });
+      // The token proves the session is ours; without it the server starts a new one.
+      socket.emit("session_request", { session_token: state.sessionToken || null });
     });
     socket.on("session_confirm", function (sessionId) {
       var id = sessionId && typeof sessionId === "object" ? sessionId.session_id : sessionId;
+      if (id && String(id) !== state.sessionId) state.handoff = null; // a new conversation
       if (id) state.sessionId = String(id);
+      if (sessionId && typeof sessionId === "object" && sessionId.session_token) {
+        state.sessionToken = String(sessionId.session_token);
+      }
       saveState();
       confirmed = true;
       if (wasDisconnected) {

@@ -12,7 +12,12 @@ subclass keeps the URL (/webhooks/rest/webhook), the request and the reply forma
   `metadata.municipality` names no municipality of this deployment;
 - answers empty, control-character-only and over-long messages (bot.channels.user_text,
   MAX_MESSAGE_CHARS) with a friendly reply in the citizen's standard, without running them;
-- always records the channel as "rest".
+- always records the channel as "rest";
+- (bot.channels.guard) refuses bodies over 64 KB with 413 before reading them, binds
+  each conversation to the token its first reply carries (header X-Kommunebot-Session):
+  a new sender id works without one, an existing conversation only with its token; keeps
+  only the metadata keys a client may set and adds the server's facts (the client's
+  address key) for the limits.
 
 credentials.yml::
 
@@ -31,8 +36,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import municipality
+from bot.channels import guard, municipality
 from bot.channels.user_text import check_text, default_language, language_of, reply_for
+from bot.privacy.metadata import client_metadata, with_server
 
 # Conversation ids REST clients may use: printable, no spaces, at most 128 characters.
 _SENDER = re.compile(r"[\w.:@+\-]{1,128}")
@@ -56,6 +62,11 @@ def problem_with(body: Any) -> str | None:
     return municipality.problem(metadata)
 
 
+def rest_metadata(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """The keys a client may set, plus the server's facts (the client's address key)."""
+    return with_server(client_metadata(body.get("metadata")), client=guard.client_key_of(request))
+
+
 def _json_body(request: Request) -> Any:
     try:
         return request.json
@@ -71,7 +82,7 @@ class CheckedRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("checked_rest_webhook", __name__)
+        webhook = guard.limited(Blueprint("checked_rest_webhook", __name__))
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -84,17 +95,23 @@ class CheckedRestInput(RestInput):
             if problem:
                 return response.json({"error": problem}, status=400)
             sender, raw = body["sender"], body["message"]
+            refused = await guard.rest_session(request, sender, body)
+            if refused:
+                return refused
             metadata = body.get("metadata")
             checked = check_text(raw)
             if checked.problem:
                 lang = language_of(raw[:200], default_language(metadata))
-                return response.json([{"recipient_id": sender, "text": reply_for(checked.problem, lang)}])
+                return guard.with_session_header(
+                    response.json([{"recipient_id": sender, "text": reply_for(checked.problem, lang)}]), sender)
+            metadata = rest_metadata(request, body)
             if bool_arg(request, "stream", default=False):
                 return response.stream(self.stream_response(on_new_message, checked.text, sender, self.name(),
-                                                            metadata), content_type="text/event-stream")
+                                                            metadata), content_type="text/event-stream",
+                                       headers={guard.SESSION_HEADER: guard.rest_token(sender)})
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(checked.text, collector, sender, input_channel=self.name(),
                                              metadata=metadata))
-            return response.json(collector.messages)
+            return guard.with_session_header(response.json(collector.messages), sender)
 
         return webhook
