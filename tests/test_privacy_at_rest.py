@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from conftest import SERVERS_DEFAULT_NOW
-
 from handoff_clients import Citizen
 from reliability_support import AFTER_HOURS, case_of, create_case
 

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from handoff_clients import Citizen
 
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
-from handoff_clients import Citizen
 
 pytestmark = pytest.mark.servers
 

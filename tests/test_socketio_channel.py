@@ -19,7 +19,6 @@ import httpx
 import pytest
 import socketio
 import websocket
-
 from channels_support import ChannelApp, FakeGraphAPI, channel_app_with_fake_graph, free_port, wait_for_port
 
 
@@ -96,7 +95,7 @@ def test_knowing_a_session_id_gives_no_access_to_the_conversation(app):
         assert attacker.session({"session_id": victim}) != victim
         attacker.sio.emit("user_uttered", {"message": "Kapra", "session_id": victim})
         assert attacker.reply()["text"] == "Du spurde om: Kapra"  # answered in the attacker's own session
-        httpx.post(f"{app.url}/_relay/{victim}", content="Svar til innbyggjaren".encode(), timeout=10).raise_for_status()
+        httpx.post(f"{app.url}/_relay/{victim}", content=b"Svar til innbyggjaren", timeout=10).raise_for_status()
         assert citizen.reply()["text"] == "Svar til innbyggjaren"
         with pytest.raises(queue.Empty):
             citizen.replies.get(timeout=1)  # the attacker's message did not land in the citizen's session

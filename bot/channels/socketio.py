@@ -47,8 +47,8 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from redis.exceptions import RedisError  # type: ignore[import-untyped]
 from sanic import Blueprint
-from redis.exceptions import RedisError
 from socketio import AsyncRedisManager
 
 from bot.channels import guard, municipality

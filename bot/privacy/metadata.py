@@ -38,7 +38,7 @@ def client_metadata(raw: Any) -> dict[str, str]:
             if key in CLIENT_KEYS and isinstance(value, str) and CLIENT_KEYS[key].fullmatch(value)}
 
 
-def with_server(metadata: dict[str, Any] | None, **facts: str) -> dict[str, Any]:
+def with_server(metadata: dict[str, Any] | None, **facts: str | None) -> dict[str, Any]:
     """`metadata` plus server-set facts under SERVER_KEY (replacing any the client sent)."""
     out = {k: v for k, v in (metadata or {}).items() if k != SERVER_KEY}
     out[SERVER_KEY] = {k: v for k, v in facts.items() if v}

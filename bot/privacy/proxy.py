@@ -76,5 +76,6 @@ def client_address(peer: str, forwarded_for: str | None) -> str:
 
 def forwarded_https(peer: str, forwarded_proto: str | None) -> bool:
     """The request reached a trusted proxy over HTTPS (X-Forwarded-Proto: https)."""
-    return bool(forwarded_proto) and is_trusted(peer) and \
-        forwarded_proto.split(",")[0].strip().lower() == "https"
+    if not forwarded_proto or not is_trusted(peer):
+        return False
+    return forwarded_proto.split(",")[0].strip().lower() == "https"

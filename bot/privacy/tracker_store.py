@@ -56,7 +56,7 @@ def _scrub(value: Any, keep: tuple[str, ...], key: str | None = None) -> Any:
         return value if key in IDENTIFIER_KEYS else redact(value, keep=keep)
     if isinstance(value, dict):
         return {k: _scrub(v, keep, k) for k, v in value.items() if k != SERVER_KEY}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return [_scrub(v, keep, key) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000_000:
         text = str(value)  # a number sent as JSON number, e.g. in a slot or metadata
