@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 from bot.config import settings
+from bot.privacy.files import private_sqlite
 from bot.privacy.tracker_store import RedactingSQLTrackerStore
 
 SETTING = "KOMMUNEBOT_TRACKER_URL"
@@ -28,10 +28,8 @@ def tracker_url() -> str:
 
 
 def _prepare_sqlite_folder(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):].split("?", 1)[0]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """The folder exists and the database file is owner-only (bot.privacy.files)."""
+    private_sqlite(url)
 
 
 def _check_reachable(url: str) -> None:

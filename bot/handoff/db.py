@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import settings
 from bot.handoff.models import Base
+from bot.privacy.files import private_file
 
 SETTING = "KOMMUNEBOT_DATABASE_URL"
 
@@ -75,7 +76,7 @@ class Database:
         kwargs: dict = {"pool_pre_ping": True}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(parsed.database))  # owner-only (issue 14), before SQLite opens it
             kwargs = {"connect_args": {"check_same_thread": False, "timeout": 10}}
         try:
             self.engine: Engine = create_engine(url, **kwargs)
