@@ -1,7 +1,7 @@
 """Test server for the channel tests: the project's real channel classes in a Rasa Sanic
 app (Rasa venv, Python 3.10), with a scripted stand-in for the trained assistant.
 
-The channels (socket.io, Facebook webhook) are the code under test; the stand-in lets a
+The channels (socket.io, Facebook webhook, REST) are the code under test; the stand-in lets a
 test make the bot say exactly what a rendering test needs (hostile HTML, buttons, answer
 and handoff payloads) through Rasa's own output channel classes. The end-to-end tests
 against the trained assistant use the real servers instead (tests/conftest.py).
@@ -26,6 +26,7 @@ from rasa.core.channels.channel import UserMessage, register  # noqa: E402
 from sanic import Sanic, response  # noqa: E402
 
 from bot.channels.facebook import HardenedFacebookInput  # noqa: E402
+from bot.channels.rest import CheckedRestInput  # noqa: E402
 from bot.channels.socketio import HardenedSocketIOInput  # noqa: E402
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script><b>feit</b>'
@@ -91,6 +92,7 @@ def build_app() -> Sanic:
     channels = [
         HardenedSocketIOInput.from_credentials({"session_persistence": True}),
         HardenedFacebookInput.from_credentials(None),
+        CheckedRestInput.from_credentials(None),
     ]
     register(channels, app, route="/webhooks/")
     # rasa.core.channels.channel.register hands messages to app.ctx.agent.handle_message

@@ -10,6 +10,8 @@ with a blocking request without timeout on the event loop. This one:
 - never sends our custom payloads to the Graph API: `answer` becomes a "read more" link
   text, `handoff` its text, others are dropped; buttons become quick replies;
 - sends in a worker thread with a timeout, so a slow Graph API never blocks the server;
+- answers 200 before it handles the events, and handles each delivery once (Facebook's
+  retries carry the same message id; bot.channels.messenger_delivery);
 - limits message length (in and out) and warns a citizen who writes a national identity
   number; such numbers are redacted before the text reaches the assistant or any log;
 - routes each message to the municipality whose profile lists the Facebook page it was
@@ -50,6 +52,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.guard import TOO_FAST, message_rate
+from bot.channels.messenger_delivery import Handler
 from bot.channels.user_text import check_text, default_language, language_of, reply_for
 
 logger = logging.getLogger(__name__)
@@ -296,6 +300,7 @@ class HardenedFacebookInput(InputChannel):
         self.graph = GraphClient(page_access_token, graph_url, timeout)
         self.page_graphs = {page: GraphClient(token, graph_url, timeout)
                             for page, token in _page_tokens().items()}
+        self.deliveries = Handler()
         self.missing = [ENV[k] for k, v in (("verify", verify_token), ("secret", app_secret),
                                              ("page-access-token", page_access_token)) if not v]
         if self.missing:
@@ -343,11 +348,11 @@ class HardenedFacebookInput(InputChannel):
                                       '{"object": "page", "entry": [{"messaging": [...]}]}'},
                                      status=400)
             metadata = self.get_metadata(request)
+            # Answer 200 now and handle each citizen message once, in the background
+            # (bot.channels.messenger_delivery): a slow answer must not make Facebook retry.
             for event in events:
-                try:
-                    await self._handle_event(event, on_new_message, metadata)
-                except Exception:  # answer 200 anyway: Facebook retries and then disables the webhook
-                    logger.exception("facebook: a webhook event could not be handled")
+                if _citizen_text(event)[0]:
+                    self.deliveries.schedule(event, lambda e: self._handle_event(e, on_new_message, metadata))
             return response.text("EVENT_RECEIVED")
 
         return webhook
@@ -369,6 +374,11 @@ class HardenedFacebookInput(InputChannel):
         recipient = event.get("recipient")
         page_id = str(recipient.get("id")) if isinstance(recipient, dict) else ""
         output = HardenedMessengerOutput(self.page_graphs.get(page_id, self.graph))
+        if not message_rate().allow(f"facebook:{sender_id}", None):  # per citizen; all come from Facebook
+            lang = (language_of(raw[:200], default_language(metadata)) if isinstance(raw, str)
+                    else default_language(metadata))
+            await output.send_text_message(sender_id, TOO_FAST[lang])
+            return
         checked = check_text(raw)
         if checked.problem:
             lang = (language_of(raw[:200], default_language(metadata)) if isinstance(raw, str)

@@ -15,6 +15,12 @@ Imported by the Rasa server process (Python 3.10): stdlib, Sanic and Rasa only.
   may embed the widget (spaces or commas between origins; "*" = any site); the server's
   own origin is always allowed. The socket.io channel refuses a connection from another
   site; `kommunebot run` passes the same list to Rasa's CORS.
+- **Message rate.** `message_rate().allow(conversation, client)`: at most
+  KOMMUNEBOT_LIMIT_MESSAGES_PER_MINUTE messages a minute in one conversation (default 20)
+  and KOMMUNEBOT_LIMIT_MESSAGES_PER_ADDRESS_MINUTE from one client address (default 120);
+  more get `TOO_FAST` in the citizen's standard (REST: HTTP 429 with Retry-After) and are
+  not processed. Counted per Rasa process, in memory. Addresses in KOMMUNEBOT_LIMIT_EXEMPT
+  (networks, e.g. a monitoring host) have no per-address limits, here or in the actions.
 - **REST conversations.** `rest_session(request, sender, body)`: the first message of a
   new sender id is answered with a token (header X-Kommunebot-Session); a conversation
   that exists is continued only with its token, so knowing somebody's sender id is not
@@ -25,8 +31,12 @@ Imported by the Rasa server process (Python 3.10): stdlib, Sanic and Rasa only.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
+import time
+from collections import OrderedDict, deque
+from functools import lru_cache
 from typing import Any
 
 from sanic import Blueprint, Sanic, response
@@ -44,6 +54,13 @@ CORS_SETTING = "KOMMUNEBOT_CORS"
 INTEGRATION_SETTING = "KOMMUNEBOT_REST_INTEGRATION_TOKEN"
 SESSION_HEADER = "X-Kommunebot-Session"
 SESSION_FIELD = "session_token"
+EXEMPT_SETTING = "KOMMUNEBOT_LIMIT_EXEMPT"
+RATE_SETTINGS = {"conversation": ("KOMMUNEBOT_LIMIT_MESSAGES_PER_MINUTE", 20),
+                 "client": ("KOMMUNEBOT_LIMIT_MESSAGES_PER_ADDRESS_MINUTE", 120)}
+TOO_FAST = {
+    "nn": "Du sender mange meldingar på kort tid. Vent eit minutt, så kan du skrive igjen.",
+    "nb": "Du sender mange meldinger på kort tid. Vent et minutt, så kan du skrive igjen.",
+}
 
 
 # -- body size --------------------------------------------------------------------------------
@@ -88,8 +105,28 @@ def client_of(request: Request) -> str:
     return client_address(request.ip, request.headers.get("x-forwarded-for"))
 
 
-def client_key_of(request: Request) -> str:
-    return keys.client_key(client_of(request))
+@lru_cache(maxsize=8)
+def _exempt(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in value.replace(",", " ").split())
+    except ValueError as exc:
+        raise ValueError(f"{EXEMPT_SETTING}: {exc} (write networks, e.g. 192.0.2.10/32)") from None
+
+
+def exempt(address: str) -> bool:
+    """The address is in KOMMUNEBOT_LIMIT_EXEMPT (no per-address limits)."""
+    networks = _exempt(os.environ.get(EXEMPT_SETTING, ""))
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_key_of(request: Request) -> str | None:
+    """The keyed hash of the client's address (for per-address limits); None when exempt."""
+    address = client_of(request)
+    return None if exempt(address) else keys.client_key(address)
 
 
 def allowed_origins() -> list[str]:
@@ -104,6 +141,59 @@ def origin_allowed(origin: str | None, own_origin: str | None = None) -> bool:
     allowed = allowed_origins()
     origin = origin.rstrip("/")
     return "*" in allowed or origin in allowed or (own_origin is not None and origin == own_origin.rstrip("/"))
+
+
+# -- message rate ------------------------------------------------------------------------------
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+
+
+class MessageRate:
+    """Sliding one-minute windows per conversation and per client (in memory, bounded)."""
+
+    def __init__(self, per_conversation: int, per_client: int, window_s: float = 60.0,
+                 max_keys: int = 100_000) -> None:
+        self.limits = {"conversation": per_conversation, "client": per_client}
+        self.window_s, self.max_keys = window_s, max_keys
+        self._seen: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._seen.pop(key, None) or deque()
+        while times and now - times[0] >= self.window_s:
+            times.popleft()
+        self._seen[key] = times  # most recently used last
+        while len(self._seen) > self.max_keys:
+            self._seen.popitem(last=False)
+        return times
+
+    def allow(self, conversation: str, client: str | None, now: float | None = None) -> bool:
+        """Count a message; False (not counted) when a limit is reached."""
+        now = time.monotonic() if now is None else now
+        windows = [self._recent(("conversation", conversation), now)]
+        if client:
+            windows.append(self._recent(("client", client), now))
+        scopes = ["conversation", "client"][:len(windows)]
+        if any(len(w) >= self.limits[scope] for w, scope in zip(windows, scopes)):
+            return False
+        for window in windows:
+            window.append(now)
+        return True
+
+
+_rates: dict[tuple[int, int], MessageRate] = {}
+
+
+def message_rate() -> MessageRate:
+    """The process's message counter, with the limits from the settings."""
+    limits = (_setting(*RATE_SETTINGS["conversation"]), _setting(*RATE_SETTINGS["client"]))
+    if limits not in _rates:
+        _rates[limits] = MessageRate(*limits)
+    return _rates[limits]
 
 
 # -- REST conversations --------------------------------------------------------------------------

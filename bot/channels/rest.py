@@ -17,7 +17,7 @@ subclass keeps the URL (/webhooks/rest/webhook), the request and the reply forma
   each conversation to the token its first reply carries (header X-Kommunebot-Session):
   a new sender id works without one, an existing conversation only with its token; keeps
   only the metadata keys a client may set and adds the server's facts (the client's
-  address key) for the limits.
+  address key) for the limits; answers a client over the message rate with 429.
 
 credentials.yml::
 
@@ -62,11 +62,6 @@ def problem_with(body: Any) -> str | None:
     return municipality.problem(metadata)
 
 
-def rest_metadata(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    """The keys a client may set, plus the server's facts (the client's address key)."""
-    return with_server(client_metadata(body.get("metadata")), client=guard.client_key_of(request))
-
-
 def _json_body(request: Request) -> Any:
     try:
         return request.json
@@ -99,12 +94,17 @@ class CheckedRestInput(RestInput):
             if refused:
                 return refused
             metadata = body.get("metadata")
+            client = guard.client_key_of(request)
+            if not guard.message_rate().allow(sender, client):
+                lang = language_of(raw[:200], default_language(metadata))
+                return response.json([{"recipient_id": sender, "text": guard.TOO_FAST[lang]}], status=429,
+                                     headers={"Retry-After": "60"})
             checked = check_text(raw)
             if checked.problem:
                 lang = language_of(raw[:200], default_language(metadata))
                 return guard.with_session_header(
                     response.json([{"recipient_id": sender, "text": reply_for(checked.problem, lang)}]), sender)
-            metadata = rest_metadata(request, body)
+            metadata = with_server(client_metadata(body.get("metadata")), client=client)
             if bool_arg(request, "stream", default=False):
                 return response.stream(self.stream_response(on_new_message, checked.text, sender, self.name(),
                                                             metadata), content_type="text/event-stream",

@@ -281,6 +281,10 @@ class HardenedSocketIOInput(SocketIOInput):
                 slug = str(municipality.requested(metadata))[:40]
                 await output.send_text_message(sender_id, UNKNOWN_MUNICIPALITY[lang].format(slug=slug))
                 return
+            if not guard.message_rate().allow(sender_id, facts.get("client")):
+                await output.send_text_message(sender_id, guard.TOO_FAST[
+                    widget_lang if widget_lang in ("nn", "nb") else default_language(metadata)])
+                return
             checked = check_text(data.get("message"))
             if checked.problem:
                 fallback = widget_lang if widget_lang in ("nn", "nb") else default_language(metadata)
