@@ -53,6 +53,7 @@ from bot.handoff.queue import chat_minutes, queue_status
 from bot.handoff.store import HandoffStore, HandoffView, MessageView, municipality_slug, reference_prefix
 from bot.handoff.texts import next_chat_text, queue_text, urgent_text
 from bot.privacy.patterns import email_spans, phone_spans
+from bot.privacy.limits import handoff_refusal
 from bot.service.answers import open_now
 from bot.service.eta import availability
 from bot.service.texts import clock as clock_text
@@ -211,6 +212,10 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
             wait = chat.text(lang)
         utter(dispatcher, tracker, domain, "utter_handoff_offer_live", lang, wait=wait)
         return events
+    refused = handoff_refusal("case", tracker, lang, profile.contact.phone, now, count=False)  # issue 14
+    if refused:
+        dispatcher.utter_message(text=refused)
+        return events
     promise = availability(profile, CASE_CHANNEL, now).text(lang)
     if chat.available_now and _channel(tracker) in PUSH_CHANNELS and want != "case":
         # Open, but too close to closing time for the queue.
@@ -247,6 +252,10 @@ class ActionStartLiveChat(Action):
         if choose_mode(_channel(tracker), accepting) != "live":
             # The queue closed while the citizen decided, or "yes" came on a channel without live chat.
             return offer(dispatcher, tracker, domain, want="offer")
+        refused = handoff_refusal("live", tracker, lang, profile.contact.phone, now)  # issue 14
+        if refused:
+            dispatcher.utter_message(text=refused)
+            return []
         try:
             store = handoff_store(tracker)
             entry = store.open_live_chat(tracker.sender_id, channel=_channel(tracker), lang=lang,
@@ -404,6 +413,12 @@ class ActionCreateCase(Action):
                 case = store.reopen_as_case(tracker.sender_id, contact=contact, now=now,
                                             promised_by=promise.expected_by)
             if case is None:
+                # Issue 14: a new case counts against the limits (a live chat that closed
+                # and became the case was counted when it was requested).
+                refused = handoff_refusal("case", tracker, lang, profile.contact.phone, now)
+                if refused:
+                    dispatcher.utter_message(text=refused)
+                    return reset
                 case = store.create_case(tracker.sender_id, channel=_channel(tracker), lang=lang, question=question,
                                          contact=contact, now=now, promised_by=promise.expected_by)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:

@@ -34,23 +34,27 @@ class Citizen:
     """The widget's side: a socket.io client with session persistence. Like the widget,
     it confirms every staff message it receives (`ack=False` to act like a lost one)."""
 
-    def __init__(self, url: str, session_id: str | None = None, ack: bool = True) -> None:
-        self.url, self.ack = url, ack
+    def __init__(self, url: str, session_token: str | None = None, ack: bool = True,
+                 headers: dict[str, str] | None = None) -> None:
+        """A new session, or (`session_token` from an earlier Citizen) the same one again,
+        as the widget does after a reload. `headers`: e.g. the X-Forwarded-For of a proxy."""
+        self.url, self.ack, self.headers = url, ack, headers or {}
         self.messages: queue.Queue = queue.Queue()
         self.statuses: queue.Queue = queue.Queue()
         self.received_ids: list[int] = []
-        self._connect(session_id)
+        self._connect(session_token)
 
-    def _connect(self, session_id: str | None) -> None:
+    def _connect(self, session_token: str | None) -> None:
         self.sio = socketio.Client(reconnection=False)
         confirms: queue.Queue = queue.Queue()
         self.sio.on("bot_uttered", self._received)
         self.sio.on("kb_status", lambda data: self.statuses.put(data))
         self.sio.on("session_confirm", lambda data: confirms.put(data))
-        self.sio.connect(self.url, transports=["websocket"], wait_timeout=20)
-        self.sio.emit("session_request", {"session_id": session_id} if session_id else None)
+        self.sio.connect(self.url, transports=["websocket"], wait_timeout=20, headers=self.headers)
+        self.sio.emit("session_request", {"session_token": session_token} if session_token else None)
         confirmed = confirms.get(timeout=20)
-        self.session_id = confirmed["session_id"] if isinstance(confirmed, dict) else confirmed
+        self.session_id = confirmed["session_id"]
+        self.session_token = confirmed["session_token"]  # what the widget keeps to come back
 
     def _received(self, data: dict) -> None:
         message_id = data.get("id") if isinstance(data, dict) else None
@@ -63,8 +67,9 @@ class Citizen:
         self.messages.put(data)
 
     def reconnect(self) -> None:
-        """Come back with the same conversation (a reload, or the network back)."""
-        self._connect(self.session_id)
+        """Come back with the same conversation (a reload, or the network back): the
+        widget keeps the session's token, the server's proof that the session is its."""
+        self._connect(self.session_token)
 
     def say(self, text: str) -> None:
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})

@@ -417,7 +417,7 @@ def test_restart_in_the_middle_of_a_live_chat_loses_nothing(tmp_path_factory):
         add_staff(stack.env, USER, PASSWORD)
         rasa_url, staff_url = stack.config.rasa_url, stack.config.staff_url
         citizen, reference = start_live_chat(rasa_url)
-        session_id = citizen.session_id
+        session_id, token = citizen.session_id, citizen.session_token
         citizen.say("Kan de sjekke kvifor søknaden min om barnehageplass ikkje er svart på?")
         assert citizen.silent_for(2) == []
         staff = Staff(staff_url, USER, PASSWORD)
@@ -431,7 +431,7 @@ def test_restart_in_the_middle_of_a_live_chat_loses_nothing(tmp_path_factory):
         stack.stop(["staff"])
         stack.start(["actions", "rasa", "staff"])
 
-        citizen = Citizen(rasa_url, session_id)  # the widget reconnects with its session
+        citizen = Citizen(rasa_url, session_token=token)  # the widget reconnects with its session
         assert citizen.session_id == session_id
         reply = citizen.until_handoff("staff_message", timeout=90)  # the portal's retry delivers it
         assert reply["text"] == "Eg ser på søknaden din no."

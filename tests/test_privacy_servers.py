@@ -175,3 +175,90 @@ def test_databases_logs_and_secrets_are_readable_by_the_owner_only(servers):
     loose = {str(p.relative_to(var_dir)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files
              if stat.S_IMODE(p.stat().st_mode) & 0o077}
     assert loose == {}, f"readable by others: {loose}"
+
+
+# -- limits on cases and live chats ---------------------------------------------------------
+
+class Client:
+    """One client address (as nginx forwards it) talking REST; remembers its tokens."""
+
+    def __init__(self, servers, address: str) -> None:
+        self.servers, self.address, self.tokens = servers, address, {}
+
+    def say(self, sender: str, text: str) -> str:
+        headers = {"X-Forwarded-For": self.address}
+        if sender in self.tokens:
+            headers[SESSION] = self.tokens[sender]
+        response = rest(self.servers, {"sender": sender, "message": text}, **headers)
+        assert response.status_code == 200, response.text[:300]
+        self.tokens.setdefault(sender, response.headers[SESSION])
+        return self.servers.text(response.json())
+
+    def leave_case(self, sender: str, n: int) -> str:
+        """Ask for a person after hours and fill the case form; returns the last answers."""
+        first = self.say(sender, "/request_human")
+        if "Skriv kort kva du lurer på" not in first:
+            return first
+        self.say(sender, f"Kvifor har eg fått faktura nummer {n} to gonger?")
+        return self.say(sender, f"innbyggjar{n}@example.no")
+
+
+def cases_of(servers, senders: list[str]) -> int:
+    store = HandoffStore(Database(servers.env["KOMMUNEBOT_DATABASE_URL"]))
+    return sum(1 for item in store.open_items(datetime.now(timezone.utc)) if item.conversation_id in senders)
+
+
+@pytest.fixture
+def after_hours(servers):
+    from conftest import SERVERS_DEFAULT_NOW
+    from reliability_support import AFTER_HOURS
+
+    servers.set_clock(AFTER_HOURS)
+    yield
+    servers.set_clock(SERVERS_DEFAULT_NOW)
+
+
+def test_one_client_address_leaves_at_most_ten_cases_an_hour(servers, after_hours):
+    client = Client(servers, f"203.0.113.{uuid.uuid4().int % 200 + 20}")
+    senders = [servers.new_sender() for _ in range(11)]
+    for n, sender in enumerate(senders[:10]):
+        assert "referanse" in client.leave_case(sender, n)
+    refused = client.leave_case(senders[10], 10)
+    assert "mange spørsmål frå same stad" in refused and "Prøv igjen om ein time" in refused, refused
+    assert cases_of(servers, senders) == 10
+    # Another address is not affected.
+    other = Client(servers, f"198.51.100.{uuid.uuid4().int % 200 + 20}")
+    assert "referanse" in other.leave_case(servers.new_sender(), 99)
+
+
+def test_one_conversation_leaves_at_most_three_cases(servers, after_hours):
+    client = Client(servers, f"192.0.2.{uuid.uuid4().int % 200 + 20}")
+    sender = servers.new_sender()
+    for n in range(3):
+        assert "referanse" in client.leave_case(sender, n)
+    refused = client.leave_case(sender, 3)
+    assert "Du har alt sendt fleire spørsmål til oss i denne samtalen" in refused, refused
+    assert cases_of(servers, [sender]) == 3
+
+
+def test_one_client_address_queues_at_most_ten_live_chats_an_hour(servers):
+    from conftest import SERVERS_DEFAULT_NOW
+
+    servers.set_clock(SERVERS_DEFAULT_NOW)  # inside chat opening hours
+    address = f"203.0.113.{uuid.uuid4().int % 200 + 20}"
+    citizens = []
+    try:
+        for n in range(11):
+            citizen = Citizen(servers.rasa_url, headers={"X-Forwarded-For": address})
+            citizens.append(citizen)
+            citizen.say("/request_human")
+            assert "Vil du det?" in citizen.next()["text"]
+            citizen.say("/affirm")
+            if n < 10:
+                citizen.until_handoff("waiting")
+        refused = citizens[-1].next()["text"]
+        assert "chatten tek ikkje imot fleire no" in refused, refused
+    finally:
+        for citizen in citizens:
+            citizen.close()
+    assert cases_of(servers, [c.session_id for c in citizens]) == 10
