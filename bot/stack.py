@@ -183,6 +183,9 @@ class Stack:
             "KOMMUNEBOT_ACTION_TOKEN": _secret(config, "KOMMUNEBOT_ACTION_TOKEN", "action-token"),
             "KOMMUNEBOT_SECRET_KEY": _secret(config, "KOMMUNEBOT_SECRET_KEY", "secret-key"),
             "KOMMUNEBOT_CORS": " ".join(config.cors_origins()),
+            # A reverse proxy on this machine (nginx, docs/DEPLOYMENT.md) may tell the
+            # client's address and scheme; nobody else can (bot.privacy.proxy).
+            "KOMMUNEBOT_TRUSTED_PROXIES": os.environ.get("KOMMUNEBOT_TRUSTED_PROXIES", "127.0.0.1 ::1"),
             "SANIC_HOST": config.host,  # where the action server binds
         })
         self.env.update(config.env)
@@ -262,7 +265,7 @@ class Stack:
         """Start `names` (default: all available), then wait until each is healthy."""
         names = names or self.names()
         self.check(names)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name in names:
             if _healthy(self.health_url(name)):
                 raise StackError(f"Something already answers at {self.health_url(name).split('?')[0]}: "
