@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def limits(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'kommunebot.db'}")
-    yield HandoffLimits(db, Limits({"case": 3, "live": 3}, {"case": 10, "live": 10}, timedelta(hours=24)))
+    yield HandoffLimits(db, Limits((("case", 3), ("live", 3)), (("case", 10), ("live", 10)), timedelta(hours=24)))
     db.dispose()
 
 
@@ -49,7 +49,7 @@ def test_refusal_only_looks(limits):
 
 def test_settings_and_texts(monkeypatch):
     monkeypatch.setenv("KOMMUNEBOT_LIMIT_CASES_PER_ADDRESS_HOUR", "2")
-    assert Limits.from_env().per_client_hour == {"case": 2, "live": 10}
+    assert (Limits.from_env().client_hour("case"), Limits.from_env().client_hour("live")) == (2, 10)
     monkeypatch.setenv("KOMMUNEBOT_LIMIT_CASES_PER_ADDRESS_HOUR", "mange")
     with pytest.raises(ValueError, match="KOMMUNEBOT_LIMIT_CASES_PER_ADDRESS_HOUR"):
         Limits.from_env()

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config import settings
 from bot.handoff.db import Database, DatabaseUnavailable
 from bot.privacy.metadata import server_fact
 
@@ -98,17 +99,23 @@ def _setting(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    per_conversation: dict[str, int]
-    per_client_hour: dict[str, int]
+    per_conversation: tuple[tuple[str, int], ...]
+    per_client_hour: tuple[tuple[str, int], ...]
     conversation_window: timedelta
+
+    def conversation(self, kind: str) -> int:
+        return dict(self.per_conversation)[kind]
+
+    def client_hour(self, kind: str) -> int:
+        return dict(self.per_client_hour)[kind]
 
     @classmethod
     def from_env(cls) -> Limits:
         return cls(
-            per_conversation={"case": _setting("KOMMUNEBOT_LIMIT_CASES_PER_CONVERSATION", 3),
-                              "live": _setting("KOMMUNEBOT_LIMIT_LIVE_PER_CONVERSATION", 3)},
-            per_client_hour={"case": _setting("KOMMUNEBOT_LIMIT_CASES_PER_ADDRESS_HOUR", 10),
-                             "live": _setting("KOMMUNEBOT_LIMIT_LIVE_PER_ADDRESS_HOUR", 10)},
+            per_conversation=(("case", _setting("KOMMUNEBOT_LIMIT_CASES_PER_CONVERSATION", 3)),
+                              ("live", _setting("KOMMUNEBOT_LIMIT_LIVE_PER_CONVERSATION", 3))),
+            per_client_hour=(("case", _setting("KOMMUNEBOT_LIMIT_CASES_PER_ADDRESS_HOUR", 10)),
+                             ("live", _setting("KOMMUNEBOT_LIMIT_LIVE_PER_ADDRESS_HOUR", 10))),
             conversation_window=timedelta(hours=_setting("KOMMUNEBOT_LIMIT_CONVERSATION_WINDOW_HOURS", 24)),
         )
 
@@ -157,12 +164,12 @@ class HandoffLimits:
             count = select(func.count()).select_from(requests).where(requests.c.kind == kind)
             in_conversation = conn.execute(count.where(requests.c.conversation == conversation,
                                                        requests.c.created_at >= window_start)).scalar_one()
-            if in_conversation >= self.limits.per_conversation[kind]:
+            if in_conversation >= self.limits.conversation(kind):
                 return (kind, "conversation")
             if client:
                 from_client = conn.execute(count.where(requests.c.client == client,
                                                        requests.c.created_at >= hour_ago)).scalar_one()
-                if from_client >= self.limits.per_client_hour[kind]:
+                if from_client >= self.limits.client_hour(kind):
                     return (kind, "client")
             if record:
                 conn.execute(insert(requests).values(kind=kind, conversation=conversation, client=client,
@@ -176,7 +183,7 @@ class HandoffLimits:
                 requests.c.conversation == _conversation_key(conversation_id))).rowcount
 
 
-_limits: HandoffLimits | None = None
+_open: dict[tuple[str, Limits], HandoffLimits] = {}
 
 
 def handoff_refusal(kind: str, tracker: Any, lang: str, phone: str, now: datetime, count: bool = True) -> str | None:
@@ -184,15 +191,15 @@ def handoff_refusal(kind: str, tracker: Any, lang: str, phone: str, now: datetim
     another `kind` ("case" or "live") now, else None (and, with `count`, the request is
     counted). The client is the keyed address the channel set on the latest message. If
     the counts cannot be read (database down), the request is allowed and the error logged."""
-    global _limits
     client = server_fact((getattr(tracker, "latest_message", None) or {}).get("metadata"), "client")
+    key = (settings().database_url, Limits.from_env())
     try:
-        if _limits is None:
-            _limits = HandoffLimits.from_settings()
-        check = _limits.take if count else _limits.refusal
+        if key not in _open:
+            _open[key] = HandoffLimits(Database(key[0]), key[1])
+        check = _open[key].take if count else _open[key].refusal
         refusal = check(kind, tracker.sender_id, client, now)
     except (SQLAlchemyError, DatabaseUnavailable) as error:
-        _limits = None
+        _open.pop(key, None)
         log.error("handoff limits unavailable, request allowed: %s", str(error).splitlines()[0])
         return None
     if refusal:
