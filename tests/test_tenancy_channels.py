@@ -83,7 +83,8 @@ class Client:
 
     def say(self, text: str, metadata: dict) -> str:
         self.sio.emit("session_request", {})
-        session = self.confirms.get(timeout=10)
+        confirmed = self.confirms.get(timeout=10)  # {"session_id", "session_token"} (bot.channels.socketio)
+        session = confirmed["session_id"]
         self.sio.emit("user_uttered", {"message": text, "session_id": session, "metadata": metadata})
         return session
 
