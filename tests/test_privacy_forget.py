@@ -129,3 +129,58 @@ def test_forget_expired_keeps_recent_and_open(tmp_path):
 def test_forget_command_needs_id_or_expired():
     out = subprocess.run([str(ROOT / "bin" / "kommunebot"), "forget"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "either a conversation id or --expired" in out.stderr
+
+
+def test_abandoned_live_chats_end_and_fall_under_retention(tmp_path):
+    """A live chat nobody touched for a day is ended (closed at its last activity): its
+    conversation is no longer kept as 'open', and the closed case goes after its retention."""
+    from datetime import timedelta
+
+    from bot.privacy.forget import forget_expired
+    from bot.service.profile import Retention
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    store = HandoffStore(Database(url))
+    long_ago = NOW - timedelta(days=120)
+    gone = store.open_live_chat("gone", channel="socketio", lang="nn", question="Er det nokon der?", now=long_ago,
+                                promised_by=None)
+    claimed = store.open_live_chat("claimed", channel="socketio", lang="nn", question="Hjelp", now=long_ago,
+                                   promised_by=None)
+    store.claim(claimed.reference, "kari", now=long_ago + timedelta(minutes=5))
+    waiting = store.open_live_chat("waiting", channel="socketio", lang="nb", question="Hei",
+                                   now=NOW - timedelta(hours=2), promised_by=None)
+    store.db.dispose()
+    rasa_events_table(url, [])
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for sender, when in (("gone", long_ago), ("claimed", long_ago), ("waiting", NOW - timedelta(hours=2))):
+            conn.execute(sa.text("INSERT INTO events (sender_id, type_name, timestamp, data) "
+                                 "VALUES (:s, 'user', :t, '{}')"), {"s": sender, "t": when.timestamp()})
+    engine.dispose()
+
+    result = forget_expired(Retention(conversations_days=30, closed_cases_days=90), url, now=NOW)
+    assert result.abandoned_live_chats == 2
+    assert count(url, "events", "sender_id", "gone") == 0 and count(url, "events", "sender_id", "claimed") == 0
+    assert count(url, "handoffs", "conversation_id", "gone") == 0   # closed 120 days ago: past 90 days
+    assert count(url, "handoffs", "conversation_id", "claimed") == 0
+    fresh = HandoffStore(Database(url))
+    assert fresh.get(waiting.reference).status == "open"             # two hours old: still waiting
+    assert count(url, "events", "sender_id", "waiting") == 1
+    assert fresh.get(gone.reference) is None
+
+
+def test_a_recently_abandoned_chat_is_ended_but_kept_for_the_closed_case_retention(tmp_path):
+    from datetime import timedelta
+
+    from bot.privacy.forget import forget_expired
+    from bot.service.profile import Retention
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    store = HandoffStore(Database(url))
+    entry = store.open_live_chat("left", channel="socketio", lang="nn", question="Hei", now=NOW - timedelta(days=3),
+                                 promised_by=None)
+    store.db.dispose()
+    result = forget_expired(Retention(conversations_days=30, closed_cases_days=90), url, now=NOW)
+    assert result.abandoned_live_chats == 1
+    item = HandoffStore(Database(url)).get(entry.reference)
+    assert item.status == "closed" and item.closed_at == NOW - timedelta(days=3)

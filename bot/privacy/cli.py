@@ -54,7 +54,7 @@ def _retention(profile_path: str | None):
 def run(args: argparse.Namespace) -> int:
     from bot.handoff.clock import now
     from bot.handoff.db import DatabaseUnavailable
-    from bot.privacy.forget import forget_conversation, forget_expired
+    from bot.privacy.forget import abandoned_after, forget_conversation, forget_expired
     from bot.service.profile import ProfileError
 
     if bool(args.conversation_id) == args.expired:
@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     except (DatabaseUnavailable, ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if result.abandoned_live_chats:
+        print(f"ended {result.abandoned_live_chats} live chat(s) nobody had touched for "
+              f"{abandoned_after().total_seconds() / 3600:g} hours")
     print(f"deleted {result.tracker_events} tracker event(s), {result.handoffs} case(s)/queue entr(ies) "
           f"and {result.staff_messages} staff message(s) {what}")
     return 0

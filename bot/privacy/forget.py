@@ -15,6 +15,7 @@ does not import this module (the Rasa process imports `bot.privacy`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,13 +29,30 @@ TRACKER_TABLE = "events"   # rasa.core.tracker_store.SQLTrackerStore
 TRACKER_KEY = "sender_id"
 
 
+# A live chat with no activity for this long is over: the citizen has gone and nobody took
+# it, or staff never closed it. `forget --expired` ends it (closed at its last activity),
+# so it falls under the closed-case retention instead of keeping its conversation forever.
+ABANDONED_SETTING = "KOMMUNEBOT_ABANDONED_LIVE_CHAT_HOURS"
+DEFAULT_ABANDONED_HOURS = 24
+
+
+def abandoned_after() -> timedelta:
+    value = os.environ.get(ABANDONED_SETTING, "").strip()
+    try:
+        hours = float(value) if value else DEFAULT_ABANDONED_HOURS
+    except ValueError:
+        raise ValueError(f"{ABANDONED_SETTING}={value!r} is not a number of hours") from None
+    return timedelta(hours=hours)
+
+
 @dataclass(frozen=True)
 class Forgotten:
-    """Rows deleted per table."""
+    """Rows deleted per table (and live chats ended as abandoned)."""
 
     tracker_events: int
     handoffs: int
     staff_messages: int
+    abandoned_live_chats: int = 0
 
     @property
     def total(self) -> int:
@@ -56,6 +74,10 @@ def forget_conversation(conversation_id: str, database_url: str, tracker_url: st
             session.commit()
         events = _forget_tracker(db if tracker_url in (None, database_url) else Database(tracker_url),
                                  conversation_id)
+        if inspect(db.engine).has_table("handoff_requests"):  # the limits' counts (bot.privacy.limits)
+            from bot.privacy.limits import HandoffLimits
+
+            HandoffLimits(db).forget(conversation_id)
     finally:
         db.dispose()
     return Forgotten(events, handoffs.rowcount, staff.rowcount + staff_by_case.rowcount)
@@ -71,12 +93,14 @@ def _forget_tracker(db: Database, conversation_id: str) -> int:
 
 
 def forget_expired(retention: Retention, database_url: str, now: datetime, tracker_url: str | None = None) -> Forgotten:
-    """Delete closed cases (with their staff messages) closed more than
-    `retention.closed_cases_days` ago, and whole conversations whose last event is older
-    than `retention.conversations_days` and that have no open case."""
+    """End live chats abandoned for KOMMUNEBOT_ABANDONED_LIVE_CHAT_HOURS (24), then delete
+    closed cases (with their staff messages) closed more than `retention.closed_cases_days`
+    ago, and whole conversations whose last event is older than
+    `retention.conversations_days` and that have no open case."""
     case_cutoff = now - timedelta(days=retention.closed_cases_days)
     db = Database(database_url)
     try:
+        abandoned = end_abandoned_live_chats(db, now - abandoned_after())
         with db.session() as session:
             old = select(Handoff.id).where(Handoff.status == "closed", Handoff.closed_at < case_cutoff)
             staff = session.execute(delete(StaffMessage).where(StaffMessage.handoff_id.in_(old)))
@@ -88,7 +112,26 @@ def forget_expired(retention: Retention, database_url: str, now: datetime, track
         events = _expire_tracker(tracker_db, cutoff, still_open)
     finally:
         db.dispose()
-    return Forgotten(events, handoffs.rowcount, staff.rowcount)
+    return Forgotten(events, handoffs.rowcount, staff.rowcount, abandoned)
+
+
+def end_abandoned_live_chats(db: Database, cutoff: datetime) -> int:
+    """Close the live chats (open or claimed) with no activity since `cutoff`; each is
+    closed at its last activity, so the closed-case retention counts from then."""
+    activity = [c for c in (getattr(Handoff, "updated_at", None), Handoff.claimed_at) if c is not None]
+    ended = 0
+    with db.session() as session:
+        rows = session.scalars(select(Handoff).where(Handoff.kind == "live",
+                                                     Handoff.status != "closed")).all()
+        for row in rows:
+            last = max([row.created_at, *(getattr(row, c.key) for c in activity if getattr(row, c.key))])
+            if last < cutoff:
+                row.status, row.closed_at = "closed", last
+                if hasattr(row, "end_reason"):
+                    row.end_reason = "abandoned"
+                ended += 1
+        session.commit()
+    return ended
 
 
 def _expire_tracker(db: Database, cutoff: float, keep: set[str]) -> int:
