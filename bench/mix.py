@@ -44,6 +44,7 @@ from bench.starter import RunningBot, running_starter
 
 TIMEOUT_S = 30.0               # a reply slower than this counts as an error
 MESSAGES_PER_CONVERSATION = 3  # a new conversation (sender id) every third message
+SESSION_HEADER = "X-Kommunebot-Session"  # a REST conversation's token (bot.channels.guard)
 WARM_UP_MESSAGES = 30
 
 
@@ -113,16 +114,19 @@ async def citizen(client: httpx.AsyncClient, endpoint: str, step: Step, deadline
                   texts: dict[str, list[str]]) -> None:
     rng = random.Random(seed)
     sender, in_conversation = "", MESSAGES_PER_CONVERSATION
+    headers: dict[str, str] = {}
     while time.monotonic() < deadline:
         if in_conversation >= MESSAGES_PER_CONVERSATION:
-            sender, in_conversation = f"mix-{uuid.uuid4().hex[:12]}", 0
+            sender, in_conversation, headers = f"mix-{uuid.uuid4().hex[:12]}", 0, {}
         kind, text = draw(rng, texts)
         in_conversation += 1
         step.sent += 1
         start = time.perf_counter()
         try:
-            response = await client.post(endpoint, json={"sender": sender, "message": text})
+            response = await client.post(endpoint, json={"sender": sender, "message": text}, headers=headers)
             elapsed = time.perf_counter() - start
+            if SESSION_HEADER in response.headers:  # Kommunebot's conversation token (the starter bot has none)
+                headers = {SESSION_HEADER: response.headers[SESSION_HEADER]}
             if response.status_code != 200:
                 step.error(f"http_{response.status_code}")
             else:
@@ -187,10 +191,15 @@ async def run_step(url: str, concurrency: int, seconds: float, pids: dict[str, i
 def warm_up(url: str, texts: dict[str, list[str]]) -> None:
     """One conversation's worth of every category first: lazy loading is not measured."""
     rng = random.Random(1)
+    senders: dict[int, str] = {}
+    tokens: dict[str, str] = {}
     with httpx.Client(timeout=120) as client:
         for i in range(WARM_UP_MESSAGES):
             _, text = draw(rng, texts)
-            client.post(f"{url}/webhooks/rest/webhook", json={"sender": f"mix-warm-{i // 3}", "message": text})
+            sender = senders.setdefault(i // 3, f"mix-warm-{uuid.uuid4().hex[:8]}")
+            reply = client.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                headers={SESSION_HEADER: tokens[sender]} if tokens.get(sender) else {})
+            tokens.setdefault(sender, reply.headers.get(SESSION_HEADER, ""))
 
 
 # -- the two bots -----------------------------------------------------------------------

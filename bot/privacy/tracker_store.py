@@ -23,6 +23,7 @@ Runs in the Rasa server process (imports rasa); enable it in endpoints.yml:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -51,9 +52,15 @@ def _public_contact() -> tuple[str, ...]:
         return ()
 
 
+# Personal data the redaction finds always has a digit or an "@": other strings are skipped.
+_MAYBE_PERSONAL = re.compile(r"[0-9@]")
+
+
 def _scrub(value: Any, keep: tuple[str, ...], key: str | None = None) -> Any:
     if isinstance(value, str):
-        return value if key in IDENTIFIER_KEYS else redact(value, keep=keep)
+        if key in IDENTIFIER_KEYS or not _MAYBE_PERSONAL.search(value):
+            return value
+        return redact(value, keep=keep)
     if isinstance(value, dict):
         return {k: _scrub(v, keep, k) for k, v in value.items() if k != SERVER_KEY}
     if isinstance(value, list | tuple):
