@@ -114,6 +114,23 @@ def test_case_form_over_rest_leaves_no_national_id_and_contact_only_in_the_case(
     assert_nothing_at_rest(servers, secrets)
 
 
+def test_questions_kept_for_statistics_carry_no_personal_data(servers):
+    """Answer feedback and unanswered questions are kept for the municipality's statistics
+    (bot.analytics / insight): only redacted."""
+    secrets = Secrets()
+    sender = servers.new_sender()
+    servers.send(f"Når er fristen for å søkje barnehageplass? Eg er {secrets.fnr}, ring {secrets.phone}",
+                 sender=sender)
+    servers.send("/deny", sender=sender)  # "Fekk du svar?" - no
+    servers.send(f"Kva er kveldsmat for {secrets.email} og {secrets.fnr[:6]} {secrets.fnr[6:]}?", sender=sender)
+    servers.send("/deny", sender=sender)
+    var_dir = Path(servers.var_dir)
+    checkpoint(var_dir)
+    paths = files_at_rest(var_dir)
+    assert containing(paths, secrets.fnr_forms()) == {}
+    assert containing(paths, secrets.contact_forms()) == {}
+
+
 def test_case_form_over_the_widget_leaves_no_contact_in_the_conversation(servers):
     """On socket.io the confirmation payload repeats the e-mail address to the citizen."""
     secrets = Secrets()
