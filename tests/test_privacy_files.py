@@ -49,3 +49,10 @@ def test_other_databases_are_left_alone(tmp_path):
     private_sqlite("postgresql://kommunebot@localhost/kommunebot")
     private_sqlite("sqlite:///:memory:")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_insight_database_is_created_owner_only(tmp_path, open_umask):
+    from bot.insight.store import InsightStore
+
+    InsightStore(f"sqlite:///{tmp_path / 'var' / 'insight.db'}")
+    assert mode(tmp_path / "var" / "insight.db") == 0o600

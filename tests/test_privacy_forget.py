@@ -184,3 +184,22 @@ def test_a_recently_abandoned_chat_is_ended_but_kept_for_the_closed_case_retenti
     assert result.abandoned_live_chats == 1
     item = HandoffStore(Database(url)).get(entry.reference)
     assert item.status == "closed" and item.closed_at == NOW - timedelta(days=3)
+
+
+def test_forget_also_removes_the_question_texts_kept_for_statistics(tmp_path):
+    """A deletion request reaches insight (bot.insight): question texts and conversation keys go."""
+    from bot.insight.store import Event, InsightStore
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    fill(url)
+    insight = InsightStore.open(url)
+    insight.record(Event(kind="not_found", municipality="alver", sender_id="alice", at=NOW, session_start=1.0,
+                         channel="socketio", lang="nn", question="Kva er [fødselsnummer]-regelen?"))
+    insight.record(Event(kind="not_found", municipality="alver", sender_id="bob", at=NOW, session_start=1.0,
+                         channel="rest", lang="nb", question="Hva koster hundeskatt?"))
+    forget_conversation("alice", url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        texts = sorted(str(r[0]) for r in conn.execute(sa.text("SELECT text FROM insight_questions")))
+    engine.dispose()
+    assert texts == ["Hva koster hundeskatt?", "None"]

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQ
 
 from bot.insight import municipal
 from bot.insight import schema as t
+from bot.privacy.files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class InsightStore:
         kwargs: dict = {"pool_pre_ping": True}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(parsed.database))  # owner-only (bot.privacy.files), before SQLite opens it
             kwargs = {"connect_args": {"check_same_thread": False, "timeout": 10}}
         try:
             self.engine: Engine = create_engine(url, **kwargs)

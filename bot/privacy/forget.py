@@ -78,6 +78,10 @@ def forget_conversation(conversation_id: str, database_url: str, tracker_url: st
             from bot.privacy.limits import HandoffLimits
 
             HandoffLimits(db).forget(conversation_id)
+        if inspect(db.engine).has_table("insight_conversations"):  # question texts kept for statistics
+            from bot.insight.store import InsightStore
+
+            InsightStore.open(database_url).forget(conversation_id)
     finally:
         db.dispose()
     return Forgotten(events, handoffs.rowcount, staff.rowcount + staff_by_case.rowcount)
@@ -110,6 +114,10 @@ def forget_expired(retention: Retention, database_url: str, now: datetime, track
         tracker_db = db if tracker_url in (None, database_url) else Database(tracker_url)
         cutoff = (now - timedelta(days=retention.conversations_days)).timestamp()
         events = _expire_tracker(tracker_db, cutoff, still_open)
+        if inspect(db.engine).has_table("insight_conversations"):  # statistics: keys and texts past retention
+            from bot.insight.store import InsightStore
+
+            InsightStore.open(database_url).expire(now)
     finally:
         db.dispose()
     return Forgotten(events, handoffs.rowcount, staff.rowcount, abandoned)
