@@ -345,8 +345,10 @@ class Stack:
     def shell(self) -> int:
         """`rasa shell` in the foreground, talking to this stack's action server."""
         c = self.config
+        # `rasa shell` starts a Rasa server too; it binds 0.0.0.0 unless told otherwise, and
+        # a staff member's test shell must not be reachable from the network (issue 14).
         command = [str(RASA), "shell", "--endpoints", str(c.endpoints), "-m", str(c.model),
-                   "--port", str(c.rasa_port)]
+                   "-i", c.host, "--port", str(c.rasa_port)]
         return subprocess.call(command, cwd=ROOT, env=self.env)
 
 

@@ -34,6 +34,11 @@ def stop_listener(port: int) -> None:
             os.killpg(os.getpgid(conn.pid), signal.SIGTERM)
 
 
+def listening_addresses(port: int) -> set[str]:
+    return {conn.laddr.ip for conn in psutil.net_connections(kind="tcp")
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN}
+
+
 def test_shell_answers_a_staff_question(tmp_path):
     if not any(ROOT.joinpath(MODEL).glob("*.tar.gz")) and not MODEL.endswith(".tar.gz"):
         pytest.fail(f"No trained Rasa model in {MODEL}: run `make train` first.", pytrace=False)
@@ -56,6 +61,8 @@ def test_shell_answers_a_staff_question(tmp_path):
     try:
         child.expect("Starting `rasa shell`", timeout=240)
         child.expect(PROMPT, timeout=480)  # model loading takes 30-120 s on 2 cores
+        # the shell's Rasa server listens on loopback only, like `kommunebot run` (issue 14)
+        assert listening_addresses(rasa_port) == {"127.0.0.1"}
         child.send("Kva er telefonnummeret til kommunen?\r")
         # the number may be wrapped or spaced differently by the terminal
         child.expect(re.escape(phone).replace(r"\ ", r"\s*"), timeout=120)
