@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from bot.privacy import find_national_ids, is_national_id, redact
 from bot.privacy.patterns import looks_like_date
@@ -91,7 +92,8 @@ def test_redacts_everything_in_one_message():
     "2027-04-01", "20270401", "01042027", "17,90 kr per m³", "1 500 kr", "12 500 000 kr", "kr 4 500 000,-",
     "saksnummer 2024/1234", "sak 24/12345-3", "5906 Frekhaug", "org.nr. 943 485 437", "ring 113, 112 eller 110",
     "legevakt 116 117", "kontonummer 1234 56 78903", "versjon 3.6.21", "127.0.0.1", "90 m² og 12 veker",
-    "tlf 12345678 er ikkje norsk", "1234567890", "i 2024 1234 søknader", "Postboks 4, 5906", "e-post: @alver", "ola@localhost",
+    "tlf 12345678 er ikkje norsk", "1234567890", "i 2024 1234 søknader", "Postboks 4, 5906", "e-post: @alver",
+    "ola@localhost",
 ])
 def test_leaves_times_dates_prices_case_numbers_and_postcodes(text):
     assert redact(text) == text

@@ -108,7 +108,8 @@ def forget_expired(retention: Retention, database_url: str, now: datetime, track
         with db.session() as session:
             old = select(Handoff.id).where(Handoff.status == "closed", Handoff.closed_at < case_cutoff)
             staff = session.execute(delete(StaffMessage).where(StaffMessage.handoff_id.in_(old)))
-            handoffs = session.execute(delete(Handoff).where(Handoff.status == "closed", Handoff.closed_at < case_cutoff))
+            handoffs = session.execute(delete(Handoff).where(Handoff.status == "closed",
+                                                             Handoff.closed_at < case_cutoff))
             session.commit()
             still_open = set(session.scalars(select(Handoff.conversation_id).where(Handoff.status != "closed")))
         tracker_db = db if tracker_url in (None, database_url) else Database(tracker_url)

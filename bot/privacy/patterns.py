@@ -4,7 +4,8 @@ Phone numbers: 8 digits starting with 2-9, optionally after +47 / 0047 / (+47), 
 together (12345678) or in the usual groups (123 45 678, 12 34 56 78, 1234 5678). Groups
 that continue into more digits are not phone numbers, so prices like "12 500 000",
 organisation numbers (123 456 789), case numbers (2024/1234), dates, times and postcodes
-are left alone, and so is a year followed by a number ("2024 1234"). An 8-digit run that reads as a date (20270401, 01042027) is left alone.
+are left alone, and so is a year followed by a number ("2024 1234"). An 8-digit run that
+reads as a date (20270401, 01042027) is left alone.
 """
 
 from __future__ import annotations
