@@ -108,6 +108,24 @@ def test_knowing_a_session_id_gives_no_access_to_the_conversation(app):
         attacker.close()
 
 
+def test_a_script_asking_for_sessions_in_a_loop_is_cut_off(app):
+    """Every session request (and, with a live chat, every sync and acknowledgement) reads
+    the handoff database: one socket gets at most 60 a minute; other sockets still work."""
+    looping = Client(app.url)
+    try:
+        for _ in range(90):
+            looping.sio.emit("session_request", None)
+        time.sleep(3)
+        assert 50 <= looping.confirms.qsize() <= 60
+    finally:
+        looping.close()
+    fresh = Client(app.url)
+    try:
+        assert re.fullmatch(r"[0-9a-f]{32}", fresh.session())
+    finally:
+        fresh.close()
+
+
 @pytest.mark.parametrize("message, expected", [
     ("", "Meldinga di var tom"),
     ("   \n\t ", "Meldinga di var tom"),

@@ -19,7 +19,9 @@ Imported by the Rasa server process (Python 3.10): stdlib, Sanic and Rasa only.
   KOMMUNEBOT_LIMIT_MESSAGES_PER_MINUTE messages a minute in one conversation (default 20)
   and KOMMUNEBOT_LIMIT_MESSAGES_PER_ADDRESS_MINUTE from one client address (default 120);
   more get `TOO_FAST` in the citizen's standard (REST: HTTP 429 with Retry-After) and are
-  not processed. Counted per Rasa process, in memory. Addresses in KOMMUNEBOT_LIMIT_EXEMPT
+  not processed. The widget's other events have their own rate (`widget_event_rate()`,
+  KOMMUNEBOT_LIMIT_WIDGET_EVENTS_PER_MINUTE, default 60 per session, 600 per address).
+  Counted per Rasa process, in memory. Addresses in KOMMUNEBOT_LIMIT_EXEMPT
   (networks, e.g. a monitoring host) have no per-address limits, here or in the actions.
 - **REST conversations.** `rest_session(request, sender, body)`: the first message of a
   new sender id is answered with a token (header X-Kommunebot-Session); a conversation
@@ -57,6 +59,7 @@ SESSION_FIELD = "session_token"
 EXEMPT_SETTING = "KOMMUNEBOT_LIMIT_EXEMPT"
 RATE_SETTINGS = {"conversation": ("KOMMUNEBOT_LIMIT_MESSAGES_PER_MINUTE", 20),
                  "client": ("KOMMUNEBOT_LIMIT_MESSAGES_PER_ADDRESS_MINUTE", 120)}
+WIDGET_EVENT_SETTING = ("KOMMUNEBOT_LIMIT_WIDGET_EVENTS_PER_MINUTE", 60)
 TOO_FAST = {
     "nn": "Du sender mange meldingar på kort tid. Vent eit minutt, så kan du skrive igjen.",
     "nb": "Du sender mange meldinger på kort tid. Vent et minutt, så kan du skrive igjen.",
@@ -185,15 +188,28 @@ class MessageRate:
         return True
 
 
-_rates: dict[tuple[int, int], MessageRate] = {}
+_rates: dict[tuple[str, int, int], MessageRate] = {}
 
 
 def message_rate() -> MessageRate:
     """The process's message counter, with the limits from the settings."""
     limits = (_setting(*RATE_SETTINGS["conversation"]), _setting(*RATE_SETTINGS["client"]))
-    if limits not in _rates:
-        _rates[limits] = MessageRate(*limits)
-    return _rates[limits]
+    key = ("messages", *limits)
+    if key not in _rates:
+        _rates[key] = MessageRate(*limits)
+    return _rates[key]
+
+
+def widget_event_rate() -> MessageRate:
+    """The counter for the widget's other events (session_request, kb_sync, kb_ack): each
+    reads or writes the handoff database, so a script sending them in a loop is cut off.
+    KOMMUNEBOT_LIMIT_WIDGET_EVENTS_PER_MINUTE per session or socket (default 60) and ten
+    times that per client address; events over it are dropped without an answer."""
+    per_session = _setting(*WIDGET_EVENT_SETTING)
+    key = ("widget", per_session, per_session * 10)
+    if key not in _rates:
+        _rates[key] = MessageRate(per_session, per_session * 10)
+    return _rates[key]
 
 
 # -- REST conversations --------------------------------------------------------------------------

@@ -205,6 +205,8 @@ class HardenedSocketIOInput(SocketIOInput):
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, *args: Any) -> None:
+            if not guard.widget_event_rate().allow(f"socket:{sid}", (await self._facts(sid)).get("client")):
+                return  # a script asking for sessions in a loop
             data = args[0] if args and isinstance(args[0], dict) else {}
             session_id = session_of_token(data.get("session_token")) or uuid.uuid4().hex
             if self.session_persistence:
