@@ -126,6 +126,31 @@ def test_a_script_asking_for_sessions_in_a_loop_is_cut_off(app):
         fresh.close()
 
 
+def test_a_script_syncing_in_a_loop_is_cut_off_and_cannot_sync_another_session(app):
+    """kb_sync (the widget asks for what it missed) reads the handoff database: at most 60
+    a minute for a session, and only for the session the socket proved."""
+    citizen, looping = Client(app.url), Client(app.url)
+    statuses: queue.Queue = queue.Queue()
+    looping.sio.on("kb_status", lambda data: statuses.put(data))
+    try:
+        victim = citizen.session()
+        own = looping.session()
+        time.sleep(1)
+        while not statuses.empty():  # the status every session request is answered with
+            statuses.get_nowait()
+        for _ in range(5):
+            looping.sio.emit("kb_sync", {"session_id": victim})
+        time.sleep(1)
+        assert statuses.empty()  # nothing for a session this socket did not prove
+        for _ in range(90):
+            looping.sio.emit("kb_sync", {"session_id": own})
+        time.sleep(3)
+        assert 50 <= statuses.qsize() <= 60
+    finally:
+        citizen.close()
+        looping.close()
+
+
 @pytest.mark.parametrize("message, expected", [
     ("", "Meldinga di var tom"),
     ("   \n\t ", "Meldinga di var tom"),

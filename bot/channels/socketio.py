@@ -229,17 +229,23 @@ class HardenedSocketIOInput(SocketIOInput):
             await sio.emit("kb_status", status.to_json() if status else {"state": None},
                            room=sid, namespace=self.namespace)
 
-        def own_session(sid: str, data: Any) -> str | None:
-            """The session this socket asked for; a socket cannot act for another session."""
+        async def own_session(sid: str, data: Any) -> str | None:
+            """The session this socket proved (session_token); a socket cannot act for another
+            session. None too when the socket sends these events faster than the widget does
+            (each reads or writes the database; bot.channels.guard.widget_event_rate)."""
             if not isinstance(data, dict):
                 return None
             session_id = _valid_session_id(data.get("session_id"))
-            return session_id if session_id and sessions.get(sid) == session_id else None
+            if not session_id or sessions.get(sid) != session_id:
+                return None
+            if not guard.widget_event_rate().allow(f"session:{session_id}", (await self._facts(sid)).get("client")):
+                return None
+            return session_id
 
         @sio.on("kb_ack", namespace=self.namespace)
         async def acknowledge(sid: str, *args: Any) -> None:
             data = args[0] if args else None
-            session_id = own_session(sid, data)
+            session_id = await own_session(sid, data)
             ids = data.get("ids") if isinstance(data, dict) else None
             if session_id and isinstance(data, dict) and isinstance(ids, list):
                 await self._db("acknowledge", session_id, [i for i in ids if isinstance(i, int)][:200],
@@ -247,7 +253,7 @@ class HardenedSocketIOInput(SocketIOInput):
 
         @sio.on("kb_sync", namespace=self.namespace)
         async def sync(sid: str, *args: Any) -> None:
-            session_id = own_session(sid, args[0] if args else None)
+            session_id = await own_session(sid, args[0] if args else None)
             if session_id:
                 await resync(sid, session_id)
 
