@@ -15,7 +15,8 @@ count. Rows older than the window are deleted as new failures come.
 
     limiter = LoginLimiter(db)
     if limiter.blocked(name, address, now): ...   # "account" | "address" | None
-    limiter.failed(name, address, now) / limiter.succeeded(name, now)
+    limiter.failed(name, address, now) / limiter.succeeded(name)
+    limiter.blocked(None, address, now) / limiter.failed(None, address, now)   # API tokens: per address
 
 Settings: KOMMUNEBOT_LOGIN_ATTEMPTS_PER_ACCOUNT, KOMMUNEBOT_LOGIN_ATTEMPTS_PER_ADDRESS,
 KOMMUNEBOT_LOGIN_WINDOW_MINUTES (15). Locking an account is itself something an
@@ -73,8 +74,10 @@ def _at(now: datetime) -> datetime:
     return now.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _account(name: str) -> str:
-    return keys.client_key("account:" + (name or "").strip().lower())
+def _account(name: str | None) -> str:
+    if name is None:  # a wrong API token: no account, only the address counts
+        return keys.client_key("api-token")
+    return keys.client_key("account:" + name.strip().lower())
 
 
 def _address(address: str) -> str:
@@ -89,19 +92,22 @@ class LoginLimiter:
         self.limits = limits or LoginLimits.from_env()
         metadata.create_all(db.engine)
 
-    def blocked(self, name: str, address: str, now: datetime) -> str | None:
-        """"account" or "address" when that has too many recent failures, else None."""
+    def blocked(self, name: str | None, address: str, now: datetime) -> str | None:
+        """"account" or "address" when that has too many recent failures, else None.
+        `name` None (an API token): the address alone."""
         since = _at(now) - self.limits.window
         count = select(func.count()).select_from(failures).where(failures.c.at >= since)
         with self.db.engine.connect() as conn:
-            if conn.execute(count.where(failures.c.account == _account(name))).scalar_one() >= self.limits.per_account:
+            if name is not None and conn.execute(count.where(failures.c.account == _account(name))).scalar_one() >= \
+                    self.limits.per_account:
                 return "account"
             if conn.execute(count.where(failures.c.address == _address(address))).scalar_one() >= \
                     self.limits.per_address:
                 return "address"
         return None
 
-    def failed(self, name: str, address: str, now: datetime) -> None:
+    def failed(self, name: str | None, address: str, now: datetime) -> None:
+        """Count a wrong password for `name` (None: a wrong API token) from `address`."""
         at = _at(now)
         with self.db.engine.begin() as conn:
             conn.execute(delete(failures).where(failures.c.at < at - self.limits.window))

@@ -24,6 +24,7 @@ Content-Security-Policy and friends.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import logging
@@ -41,7 +42,9 @@ from sanic.request import Request
 from bot.config import ROOT, Settings
 from bot.handoff import clock
 from bot.handoff.db import Database
-from bot.handoff.store import HandoffStore, municipality_slug, reference_prefix
+from bot.handoff.store import HandoffStore, municipality_slug, reference_prefix, wall_clock
+from bot.privacy.login_limits import LoginLimiter
+from bot.privacy.proxy import client_address, forwarded_https
 from bot.service.municipalities import UnknownMunicipality, registry
 from bot.staff import views
 from bot.staff.accounts import SESSION_TTL, Accounts, SessionInfo
@@ -83,6 +86,7 @@ class Portal:
     widget_dir: Path
     secure_cookies: bool | None
     session_ttl: timedelta
+    login_limiter: LoginLimiter
     nav: list[tuple[str, str]] = field(default_factory=list)
 
     @staticmethod
@@ -101,7 +105,17 @@ class Portal:
         return self.templates.get_template(name).render(nav=self.nav, **values)
 
     def secure(self, request: Request) -> bool:
-        return request.scheme == "https" if self.secure_cookies is None else self.secure_cookies
+        """Cookies get the Secure flag: forced (--secure-cookies), or the request came over
+        HTTPS, directly or through a proxy in KOMMUNEBOT_TRUSTED_PROXIES that says so
+        (X-Forwarded-Proto: https; from anybody else the header is ignored)."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return request.scheme == "https" or forwarded_https(request.ip, request.headers.get("x-forwarded-proto"))
+
+    @staticmethod
+    def client_address(request: Request) -> str:
+        """The client's address: the peer, or behind a trusted proxy the one it forwards."""
+        return client_address(request.ip, request.headers.get("x-forwarded-for"))
 
     @staticmethod
     def municipality_of(staff: SessionInfo | None) -> str:
@@ -178,6 +192,7 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         hub=ChangeHub(store),
         sweeper=Sweeper(store, deliver, Portal.profile_for), widget_dir=widget_dir or ROOT / "widget",
         secure_cookies=secure_cookies, session_ttl=session_ttl,
+        login_limiter=LoginLimiter(db),  # failed logins and API tokens, shared by all portal processes
         nav=[("Kø og saker", "/staff/")],
     )
     connect_src = _socket_origins(settings.rasa_url)
@@ -215,8 +230,15 @@ def create_app(settings: Settings, *, db: Database | None = None, secure_cookies
         api = path.startswith("/staff/api/")
         bearer = request.headers.get("authorization", "")
         if api and bearer.lower().startswith("bearer "):
+            # Wrong tokens count against the client's address like wrong passwords (issue 14).
+            address, wall_now = portal.client_address(request), wall_clock()
+            if await asyncio.to_thread(portal.login_limiter.blocked, None, address, wall_now):
+                return response.json({"error": "For mange ugyldige API-token frå denne adressa. Vent eit kvarter "
+                                               "og prøv igjen.", "code": "too_many_failures"},
+                                     status=429, headers={"Retry-After": "900"})
             request.ctx.staff = accounts.token_user(bearer[7:].strip(), now=clock.now())
             if request.ctx.staff is None:
+                await asyncio.to_thread(portal.login_limiter.failed, None, address, wall_now)
                 return response.json({"error": "API-tokenet er ukjent eller trekt tilbake. Lag eit nytt med "
                                                "«bin/kommunebot staff token BRUKARNAMN».", "code": "bad_token"},
                                      status=401, headers={"WWW-Authenticate": 'Bearer realm="kommunebot"'})

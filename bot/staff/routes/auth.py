@@ -1,4 +1,8 @@
-"""Logging in and out of the portal (sessions in SQL, CSRF-protected forms, lock-out)."""
+"""Logging in and out of the portal (sessions in SQL, CSRF-protected forms, lock-out).
+
+Failed logins are counted in the shared database per account and per client address
+(bot.privacy.login_limits, issue 14): every portal process sees the same counts, a restart
+forgets nothing, and failures on other names never reset an account's count."""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import asyncio
 import hmac
 import logging
 import secrets
-import time
-from collections import deque
 
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.handoff import clock
+from bot.handoff.store import wall_clock
 from bot.privacy import redact
 from bot.staff.app import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Portal
 
@@ -26,31 +29,6 @@ ERRORS = {
 }
 
 
-class LoginLimiter:
-    """Refuses a username for a while after too many wrong passwords (per portal process)."""
-
-    def __init__(self, attempts: int = 5, window_s: float = 900.0) -> None:
-        self.attempts, self.window_s = attempts, window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, username: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(username, deque())
-        while failures and now - failures[0] > self.window_s:
-            failures.popleft()
-        return failures
-
-    def blocked(self, username: str, now: float) -> bool:
-        return len(self._recent(username, now)) >= self.attempts
-
-    def failed(self, username: str, now: float) -> None:
-        self._recent(username, now).append(now)
-        if len(self._failures) > 10_000:  # bounded memory under a spray of usernames
-            self._failures.pop(next(iter(self._failures)))
-
-    def reset(self, username: str) -> None:
-        self._failures.pop(username, None)
-
-
 def safe_next(target: str | None) -> str:
     target = target or "/staff/"
     return target if target.startswith("/staff/") and not target.startswith("//") else "/staff/"
@@ -58,7 +36,7 @@ def safe_next(target: str | None) -> str:
 
 def blueprint(portal: Portal) -> Blueprint:
     bp = Blueprint("auth", url_prefix="/staff")
-    limiter = LoginLimiter()
+    limiter = portal.login_limiter
     accounts = portal.accounts
 
     @bp.get("/login")
@@ -77,14 +55,17 @@ def blueprint(portal: Portal) -> Blueprint:
         if not expected or not hmac.compare_digest(sent, expected):
             return response.redirect("/staff/login?error=csrf", status=303)
         attempted = str(form.get("username", "")).strip().lower()[:64]
-        if limiter.blocked(attempted, time.monotonic()):
+        address, now = portal.client_address(request), wall_clock()
+        blocked = await asyncio.to_thread(limiter.blocked, attempted, address, now)
+        if blocked:
+            log.warning("staff login refused: too many failures for this %s", blocked)
             return response.redirect("/staff/login?error=locked", status=303)
         username = await asyncio.to_thread(accounts.verify, attempted, form.get("password", ""))
         if username is None:
-            limiter.failed(attempted, time.monotonic())
+            await asyncio.to_thread(limiter.failed, attempted, address, now)
             log.info("failed staff login for %s", redact(attempted))
             return response.redirect("/staff/login?error=login", status=303)
-        limiter.reset(attempted)
+        await asyncio.to_thread(limiter.succeeded, attempted)
         token, _ = accounts.start_session(username, now=clock.now(), ttl=portal.session_ttl)
         resp = response.redirect(safe_next(form.get("next")), status=303)
         resp.add_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="Strict",
