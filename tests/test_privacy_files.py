@@ -56,3 +56,11 @@ def test_the_insight_database_is_created_owner_only(tmp_path, open_umask):
 
     InsightStore(f"sqlite:///{tmp_path / 'var' / 'insight.db'}")
     assert mode(tmp_path / "var" / "insight.db") == 0o600
+
+
+def test_the_chat_channel_creates_the_cases_database_owner_only(tmp_path, open_umask):
+    """The Rasa process (bot.handoff.presence) may be the first to open the cases database."""
+    from bot.handoff.presence import Presence
+
+    Presence(f"sqlite:///{tmp_path / 'var' / 'kommunebot.db'}").connected("abc12345")
+    assert mode(tmp_path / "var" / "kommunebot.db") == 0o600

@@ -19,10 +19,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from bot.handoff import clock
+from bot.privacy.files import private_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class Presence:
         if self._engine is None:
             kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if self.url.startswith("sqlite:///"):
-                path = self.url[len("sqlite:///"):].split("?", 1)[0]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(self.url)  # owner-only before SQLite opens it (bot.privacy.files, issue 14)
                 kwargs = {"connect_args": {"check_same_thread": False, "timeout": 10}}
             self._engine = sqlalchemy.create_engine(self.url, **kwargs)
             if self.url.startswith("sqlite"):
