@@ -35,6 +35,7 @@ END_REASONS = {  # why a chat or case closed, as a label
     "left": "innbyggjaren forlét chatten",
     "idle": "innbyggjaren svarte ikkje",
     "closing": "chatten stengde for dagen",
+    "abandoned": "ingen aktivitet på lenge",  # ended by `kommunebot forget --expired` (bot.privacy.forget)
 }
 ENDED_LINES = {  # the same, as the transcript's last line
     "staff": "{author} avslutta chatten.",
