@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import MetaData, Table, delete, func, inspect, select
 
@@ -126,21 +126,32 @@ def forget_expired(retention: Retention, database_url: str, now: datetime, track
 
 def end_abandoned_live_chats(db: Database, cutoff: datetime) -> int:
     """Close the live chats (open or claimed) with no activity since `cutoff`; each is
-    closed at its last activity, so the closed-case retention counts from then."""
-    activity = [c for c in (getattr(Handoff, "updated_at", None), Handoff.claimed_at) if c is not None]
+    closed at its last activity, so the closed-case retention counts from then. Activity:
+    the request, a claim, the citizen's last connection or message, the last staff
+    message (service clock; `updated_at` is wall-clock bookkeeping the portal bumps for
+    queue estimates, not activity)."""
+    columns = [getattr(Handoff, name) for name in ("claimed_at", "citizen_seen_at", "citizen_message_at")
+               if hasattr(Handoff, name)]
     ended = 0
     with db.session() as session:
-        rows = session.scalars(select(Handoff).where(Handoff.kind == "live",
-                                                     Handoff.status != "closed")).all()
+        rows = session.scalars(select(Handoff).where(Handoff.kind == "live", Handoff.status != "closed")).all()
         for row in rows:
-            last = max([row.created_at, *(getattr(row, c.key) for c in activity if getattr(row, c.key))])
-            if last < cutoff:
+            last_staff = session.scalar(select(func.max(StaffMessage.created_at))
+                                        .where(StaffMessage.handoff_id == row.id))
+            times = [row.created_at, last_staff, *(getattr(row, c.key) for c in columns)]
+            last = max(_utc(t) for t in times if t is not None)
+            if last < _utc(cutoff):
                 row.status, row.closed_at = "closed", last
                 if hasattr(row, "end_reason"):
                     row.end_reason = "abandoned"
                 ended += 1
         session.commit()
     return ended
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC (the tables' times come back naive UTC on some databases)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _expire_tracker(db: Database, cutoff: float, keep: set[str]) -> int:
