@@ -52,8 +52,8 @@ from bot.handoff.flow import (
 from bot.handoff.queue import chat_minutes, queue_status
 from bot.handoff.store import HandoffStore, HandoffView, MessageView, municipality_slug, reference_prefix
 from bot.handoff.texts import next_chat_text, queue_text, urgent_text
-from bot.privacy.patterns import email_spans, phone_spans
 from bot.privacy.limits import handoff_refusal
+from bot.privacy.patterns import email_spans, phone_spans
 from bot.service.answers import open_now
 from bot.service.eta import availability
 from bot.service.texts import clock as clock_text

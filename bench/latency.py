@@ -22,7 +22,6 @@ import httpx
 from bench.common import cpu_seconds, latency_summary, machine, write_json
 from bench.servers import GREETINGS, knowledge_questions, running_stack, server_pids
 
-
 SESSION_HEADER = "X-Kommunebot-Session"  # a REST conversation's token (bot.channels.guard)
 _tokens: dict[str, str] = {}
 
