@@ -64,3 +64,24 @@ def test_the_chat_channel_creates_the_cases_database_owner_only(tmp_path, open_u
 
     Presence(f"sqlite:///{tmp_path / 'var' / 'kommunebot.db'}").connected("abc12345")
     assert mode(tmp_path / "var" / "kommunebot.db") == 0o600
+
+
+def test_tightening_an_open_database_keeps_sqlite_s_locks(tmp_path):
+    """A process that opens the database again (a second store on the same URL) must not
+    drop the locks its first connection holds: that corrupts the database under load."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "kommunebot.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("BEGIN IMMEDIATE")  # this process holds the write lock
+    conn.execute("INSERT INTO t VALUES (1)")
+    private_sqlite(f"sqlite:///{path}")
+    other = subprocess.run([sys.executable, "-c", "import sqlite3, sys; "
+                            "sqlite3.connect(sys.argv[1], timeout=0).execute('BEGIN IMMEDIATE')", str(path)],
+                           capture_output=True, text=True, timeout=60)
+    conn.execute("COMMIT")
+    conn.close()
+    assert other.returncode != 0 and "locked" in other.stderr, other.stderr

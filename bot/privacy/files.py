@@ -30,9 +30,17 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def private_file(path: Path) -> None:
-    """Create `path` owner-only if it does not exist; make it (and SQLite's side files) 0600."""
+    """Create `path` owner-only if it does not exist; make it (and SQLite's side files) 0600.
+
+    An existing file is never opened, only chmod-ed: closing any descriptor of a database
+    file drops every POSIX lock SQLite holds on it in this process (sqlite.org/howtocorrupt,
+    2.2), and a process that already has the database open would then write without its
+    locks and corrupt it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    except FileExistsError:
+        pass
     for candidate in (path, *(path.with_name(path.name + side) for side in ("-wal", "-shm", "-journal"))):
         try:
             if candidate.stat().st_mode & 0o077:
