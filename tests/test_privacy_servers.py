@@ -118,6 +118,17 @@ def test_a_body_just_under_the_limit_is_still_read(servers):
     assert response.status_code == 200 and response.json()
 
 
+def test_rasa_allows_only_the_configured_web_sites(servers):
+    """CORS on Rasa's HTTP endpoints is KOMMUNEBOT_CORS (default: the portal's demo page), not *."""
+    allowed = servers.env["KOMMUNEBOT_CORS"].split()[0]
+    url = f"{servers.rasa_url}/webhooks/rest/webhook"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    evil = httpx.options(url, headers={"Origin": "https://angripar.example", **preflight}, timeout=30)
+    assert evil.headers.get("access-control-allow-origin") not in ("*", "https://angripar.example"), evil.headers
+    ok = httpx.options(url, headers={"Origin": allowed, **preflight}, timeout=30)
+    assert ok.headers.get("access-control-allow-origin") == allowed, ok.headers
+
+
 # -- REST conversations --------------------------------------------------------------------
 
 def test_a_new_rest_client_needs_no_token_and_gets_one(servers):
