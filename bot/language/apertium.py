@@ -74,14 +74,28 @@ def convert_detailed(texts: list[str], target: str) -> list[Conversion]:
         else:  # blank, numbers or punctuation only: nothing to translate
             results[i] = Conversion(line, True)
     for batch in _batches(todo, lines):
-        converted = _run_blocks([lines[i] for i in batch], mode)
-        for i, out in zip(batch, converted):
-            results[i] = Conversion(out, True) if out is not None else None
-    retry = [i for i, r in enumerate(results) if r is None]
-    for i in retry:  # one call each: a text that broke the batch cannot break another
-        out = _run_blocks([lines[i]], mode)[0]
-        results[i] = Conversion(out, True) if out is not None else Conversion(lines[i], False)
+        _settle(batch, lines, mode, results)
     return results  # type: ignore[return-value]
+
+
+def _settle(batch: list[int], lines: list[str], mode: str, results: list[Conversion | None]) -> None:
+    """Convert `batch` in one call. A block that does not come back is retried alone (a
+    text that broke the batch cannot break another); a call that fails as a whole (a
+    timeout on a busy machine, an error) is split in halves, so a big index never falls
+    back to one Apertium start per line."""
+    converted = _run_blocks([lines[i] for i in batch], mode)
+    missing = [i for i, out in zip(batch, converted) if out is None]
+    for i, out in zip(batch, converted):
+        if out is not None:
+            results[i] = Conversion(out, True)
+    if len(batch) > 1 and len(missing) == len(batch):
+        half = len(batch) // 2
+        _settle(batch[:half], lines, mode, results)
+        _settle(batch[half:], lines, mode, results)
+        return
+    for i in missing:
+        out = _run_blocks([lines[i]], mode)[0] if len(batch) > 1 else None
+        results[i] = Conversion(out, True) if out is not None else Conversion(lines[i], False)
 
 
 def clean(text: str) -> str:
@@ -116,7 +130,7 @@ def _run_blocks(lines: list[str], mode: str) -> list[str | None]:
     try:
         proc = subprocess.run(
             [binary, "-f", "html", "-u", mode], input=source, capture_output=True, text=True,
-            encoding="utf-8", errors="replace", timeout=60 + len(source) / 2000,
+            encoding="utf-8", errors="replace", timeout=120 + len(source) / 500,
         )
     except subprocess.TimeoutExpired:
         return [None] * len(lines)
