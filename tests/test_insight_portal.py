@@ -160,6 +160,9 @@ def test_each_municipality_sees_its_own_numbers_in_its_standard(portal, user, sl
     text = visible_text(html)
     for word in words:
         assert word in text
+    # Column headers are words, never the repr of a Python object (QA round 2, finding 2).
+    assert "<bound method" not in html and "object at 0x" not in html
+    assert '<th scope="col">Kanal</th>' in html
     for word in not_words:
         assert word not in text
     data = details(InsightStore.open(portal["url"]), slug, date(2026, 9, 1), TODAY, by="month")

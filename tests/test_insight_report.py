@@ -124,6 +124,7 @@ def test_the_annual_report_is_html_with_png_charts_and_tables_in_the_standard(ye
     run = cli("report", "--year", str(YEAR), "--out", str(out), "--municipality", slug, db=year_db)
     assert f"wrote {out / 'index.html'}" in run.stdout
     html = (out / "index.html").read_text(encoding="utf-8")
+    assert "<bound method" not in html and "object at 0x" not in html
     page = _Page()
     page.feed(html)
     assert page.lang == lang

@@ -125,7 +125,7 @@ def blueprint(portal) -> Blueprint:
     def page_values(request: Request, profile, data: dict, valid: bool, active: str) -> dict:
         w = words_for(profile)
         query = urlencode({"from": data["from"].isoformat(), "to": data["to"].isoformat(), "by": data["by"]})
-        mix = ", ".join(f"{w.channel(channel)} {w.percent(share)}"
+        mix = ", ".join(f"{w.channel_name(channel)} {w.percent(share)}"
                         for channel, share in data["saving"]["otherwise"].items())
         return {"w": w, "staff": request.ctx.staff, "profile": profile, "d": data, "valid": valid, "query": query,
                 "lang": w.lang, "active": active, "page": f"insight-{active}", "mix_text": mix,

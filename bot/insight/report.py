@@ -81,7 +81,7 @@ def chart_hours(data: dict, w: Words, path: Path) -> str:
 
 def chart_standard(data: dict, w: Words, path: Path) -> str:
     plt = _plt()
-    names = [w.standard(s) for s in data["waiting"]]
+    names = [w.standard_name(s) for s in data["waiting"]]
     within = [v["within_promise"] for v in data["waiting"].values()]
     late = [v["late"] for v in data["waiting"].values()]
     waiting = [v["open"] for v in data["waiting"].values()]
@@ -107,16 +107,16 @@ def write_report(store: InsightStore, profile, slug: str, year: int, out: Path) 
     charts = {"months": chart_months(data, w, out / "samtalar-per-manad.png"),
               "hours": chart_hours(data, w, out / "travlaste-timar.png")}
     channels = data["by_channel"]
-    charts["channels"] = chart_bars([w.channel(c) for c in channels], [v["conversations"] for v in channels.values()],
+    charts["channels"] = chart_bars([w.channel_name(c) for c in channels], [v["conversations"] for v in channels.values()],
                                     w.channels, out / "kanalar.png")
     langs = data["by_language"]
     charts["languages"] = chart_bars([w.lang_name(c) for c in langs], [v["conversations"] for v in langs.values()],
                                      w.languages, out / "malform.png")
     reasons = {r: sum(k.values()) for r, k in data["handoff_reasons"].items()}
-    charts["reasons"] = chart_bars([w.reason(r) for r in reasons], list(reasons.values()), w.reasons,
+    charts["reasons"] = chart_bars([w.reason_name(r) for r in reasons], list(reasons.values()), w.reasons,
                                    out / "overforingar.png", color=ORANGE)
     charts["standard"] = chart_standard(data, w, out / "tenestestandard.png")
-    mix = ", ".join(f"{w.channel(channel)} {w.percent(share)}" for channel, share in saving["otherwise"].items())
+    mix = ", ".join(f"{w.channel_name(channel)} {w.percent(share)}" for channel, share in saving["otherwise"].items())
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     html = env.get_template("report.html").render(w=w, d=data, year=year, profile=profile, charts=charts,
                                                   s=saving, mix_text=mix, lang=w.lang, reasons=reasons)

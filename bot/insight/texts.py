@@ -281,13 +281,13 @@ class Words:
     def __call__(self, key: str, **values) -> str:
         return self.table[key].format(**values)
 
-    def channel(self, name: str) -> str:
+    def channel_name(self, name: str) -> str:
         return self.table.get(f"channel_{name}", name)
 
-    def standard(self, name: str) -> str:
+    def standard_name(self, name: str) -> str:
         return self.table.get(f"standard_{name}", name)
 
-    def reason(self, name: str) -> str:
+    def reason_name(self, name: str) -> str:
         return self.table.get(f"reason_{name}", name)
 
     def lang_name(self, code: str) -> str:
