@@ -255,7 +255,8 @@
     "september", "oktober", "november", "desember"];
   var WEEKDAY_INDEX = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
-  /* "torsdag 26. november kl. 15:00" in Norwegian time; own names, since browsers may
+  /* "torsdag 26. november kl. 15.00" in Norwegian time (a full stop between hours and
+     minutes, as in the bot's own texts); own names, since browsers may
      lack Nynorsk locale data. */
   function formatTime(iso, lang) {
     if (!iso) return null;
@@ -267,7 +268,7 @@
       hour: "2-digit", minute: "2-digit", hourCycle: "h23",
     }).formatToParts(date).forEach(function (part) { parts[part.type] = part.value; });
     return DAYS[lang === "nb" ? "nb" : "nn"][WEEKDAY_INDEX[parts.weekday]] + " " + parts.day + ". " +
-      MONTHS[Number(parts.month) - 1] + " kl. " + parts.hour + ":" + parts.minute;
+      MONTHS[Number(parts.month) - 1] + " kl. " + parts.hour + "." + parts.minute;
   }
 
   /* ---------- build the widget ---------- */
