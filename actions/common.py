@@ -15,12 +15,12 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from bot.language import LANGS
 from bot.service.municipalities import UnknownMunicipality, registry, template_values
 from bot.service.profile import Profile
 
 log = logging.getLogger(__name__)
 
-LANGS = ("nn", "nb")
 SLOT = "municipality"
 METADATA_KEY = "municipality"
 SESSION_METADATA_SLOT = "session_started_metadata"  # Rasa's: metadata of the session's first message

@@ -248,7 +248,8 @@ def print_step(name: str, row: dict) -> None:
     rss = ", ".join(f"{k} {v:.0f}" for k, v in row["rss_mib"].items())
     print(f"  {name:<10} {row['concurrency']:>3} citizens: {row['throughput_rps']:>6} msg/s, "
           f"p50 {row['latency']['p50_ms']} ms, p95 {row['latency']['p95_ms']} ms, errors {row['errors']} "
-          f"{row['error_kinds'] or ''}, empty replies {row['empty_replies']}; CPU ms/msg {cpu}; RSS MiB {rss}; load {row['load_average_1m']}", flush=True)
+          f"{row['error_kinds'] or ''}, empty replies {row['empty_replies']}; CPU ms/msg {cpu}; RSS MiB {rss}; "
+          f"load {row['load_average_1m']}", flush=True)
 
 
 def run(bots: list[str], steps: list[int], seconds: float, rasa_workers: int, env: dict[str, str]) -> dict:
@@ -282,7 +283,8 @@ def run(bots: list[str], steps: list[int], seconds: float, rasa_workers: int, en
     if sat:
         print(f"mix: saturation throughput {ours[0]} {sat['kommunebot']} msg/s, starter {sat['starter']} msg/s, "
               f"ratio {sat['ratio']}; p95 ratio at 10 citizens {comparison.get('p95_ratio_at_10')}")
-    return {"bots": results, "comparison": comparison, "comparisons": comparisons, "headline": ours[0] if ours else None,
+    return {"bots": results, "comparison": comparison, "comparisons": comparisons,
+            "headline": ours[0] if ours else None,
             "bot_info": info, "weights": WEIGHTS,
             "messages_per_conversation": MESSAGES_PER_CONVERSATION, "step_seconds": seconds,
             "timeout_s": TIMEOUT_S, "rasa_workers": rasa_workers, "env": env}

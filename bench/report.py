@@ -274,7 +274,8 @@ def section_mix(data: dict | None, note: str) -> str:
                          _ratio(a["latency"]["p95_ms"] / b["latency"]["p95_ms"] if b["latency"]["p95_ms"] else None),
                          a["errors"] + a.get("empty_replies", 0), b["cpu_ms_per_message_total"],
                          a["cpu_ms_per_message_total"], f"{b['load_average_1m']} / {a['load_average_1m']}"])
-        out += [f"**{name}** (Rasa processes: {name.split('@')[1] if '@' in name else data.get('rasa_workers') or 1})", "",
+        processes = name.split("@")[1] if "@" in name else data.get("rasa_workers") or 1
+        out += [f"**{name}** (Rasa processes: {processes})", "",
                 _table(["citizens", "starter msg/s", "ours msg/s", "throughput ratio", "starter p95 ms", "ours p95 ms",
                         "p95 ratio", "our errors + empty replies", "starter CPU ms/msg", "our CPU ms/msg",
                         "load avg (starter / ours)"], rows), ""]
@@ -284,7 +285,8 @@ def section_mix(data: dict | None, note: str) -> str:
             out += [f"Saturation throughput (best step): {sat['kommunebot']} vs {sat['starter']} msg/s = "
                     f"**{_ratio(sat['ratio'])}** (target >= 1.0x); p95 at 10 citizens: "
                     f"**{_ratio(comp.get('p95_ratio_at_10'))}** of the starter bot's (target <= 1.0x). Errors and "
-                    f"empty replies at any step: {sum(s['errors'] + s.get('empty_replies', 0) for s in bots[name])}.", ""]
+                    f"empty replies at any step: "
+                    f"{sum(s['errors'] + s.get('empty_replies', 0) for s in bots[name])}.", ""]
     # CPU and memory by process at the highest step
     last = {name: steps[-1] for name, steps in bots.items() if steps}
     rows = []
@@ -388,7 +390,8 @@ def section_index(data: dict | None, note: str) -> str:
         for kind in ("flat", "hnsw"):
             if kind in plan:
                 ax.plot([largest, plan["passages"]],
-                        [next(r["query"]["p50_ms"] for r in data["rows"] if r["kind"] == kind and r["passages"] == largest),
+                        [next(r["query"]["p50_ms"] for r in data["rows"]
+                              if r["kind"] == kind and r["passages"] == largest),
                          plan[kind]["query_p50_ms"]], ":", color="grey")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -457,7 +460,8 @@ def section_plan(data: dict) -> str:
         f"- Embedding 1M passages at the measured wall-clock rate takes ~{plan['embedding_hours_2_cores']} h on this "
         f"shared 2-core machine, ~{plan.get('embedding_hours_idle_machine', '?')} h at the CPU-time rate of an idle "
         "one (incremental builds re-embed only changed passages; ONNX int8 or a GPU cuts it 2-50x).",
-        f"- Exact search grows linearly: at 1M one query scans {raw_gb:.1f} GiB of vectors (~{flat.get('query_p50_ms')} "
+        f"- Exact search grows linearly: at 1M one query scans {raw_gb:.1f} GiB of vectors "
+        f"(~{flat.get('query_p50_ms')} "
         "ms on one thread) and saturates memory bandwidth, which caps throughput under concurrency. HNSW latency "
         "grows ~log(n) (extrapolated as such) and its memory linearly (vectors + ~M*8 B of links per passage).",
         "- Plan: HNSW (as the knowledge index already switches to above its threshold), or IVF-PQ "
@@ -509,8 +513,9 @@ def section_summary(results: dict) -> str:
         block = search.get(split) or {}
         hybrid = next((v for k, v in block.items() if k.startswith("hybrid")), None)
         add(f"Retrieval hit@5 ({split}, hybrid / e5 / BM25; bar 0.95)",
-            lambda: f"{hybrid['all']['hit@5']} / {block['e5']['all']['hit@5']} / {block['bm25']['all']['hit@5']}; "
-                    f"MRR {hybrid['all']['mrr']} / {block['e5']['all']['mrr']} / {block['bm25']['all']['mrr']}")
+            lambda hybrid=hybrid, block=block: (
+                f"{hybrid['all']['hit@5']} / {block['e5']['all']['hit@5']} / {block['bm25']['all']['hit@5']}; "
+                f"MRR {hybrid['all']['mrr']} / {block['e5']['all']['mrr']} / {block['bm25']['all']['mrr']}"))
     nlu = results.get("nlu") or {}
     add("NLU intent accuracy (cross-validation)", lambda: _fmt(nlu["accuracy"]))
     lang = (results.get("language") or {}).get("systems") or {}
@@ -530,8 +535,9 @@ def section_summary(results: dict) -> str:
         f"{s['knowledge_latency']['p95_ms']} ms" for s in load["steps"] if s["concurrency"] == 10))
     mix = results.get("mix") or {}
     add("Citizen mix vs Rasa's starter bot, saturation throughput ratio (target >= 1.0)",
-        lambda: f"{mix['comparison']['saturation_throughput']['ratio']} ({mix['comparison']['saturation_throughput']['kommunebot']} "
-                f"vs {mix['comparison']['saturation_throughput']['starter']} msg/s)")
+        lambda: (f"{mix['comparison']['saturation_throughput']['ratio']} "
+                 f"({mix['comparison']['saturation_throughput']['kommunebot']} "
+                 f"vs {mix['comparison']['saturation_throughput']['starter']} msg/s)"))
     add("Citizen mix, p95 ratio at 10 citizens (target <= 1.0)", lambda: mix["comparison"]["p95_ratio_at_10"])
     add("Citizen mix, errors + empty replies up to the highest step", lambda: sum(
         s["errors"] + s.get("empty_replies", 0) for s in mix["bots"][mix.get("headline") or "kommunebot"]))
@@ -640,7 +646,8 @@ def render(results: dict, notes: dict[str, str], run_info: dict) -> str:
         "Benchmarks print numbers; they do not pass or fail.",
         "",
         _table(["benchmark", "status", "seconds"],
-               [[name, info.get("status"), info.get("seconds")] for name, info in run_info.get("benchmarks", {}).items()]),
+               [[name, info.get("status"), info.get("seconds")]
+                for name, info in run_info.get("benchmarks", {}).items()]),
         "",
     ]
     parts = [

@@ -56,7 +56,8 @@ def run_module(name: str, args: list[str], limit: int) -> dict:
                TRANSFORMERS_OFFLINE="1")
     start = time.perf_counter()
     try:
-        code = subprocess.run([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env, timeout=limit).returncode
+        command = [sys.executable, "-m", f"bench.{name}", *args]
+        code = subprocess.run(command, cwd=ROOT, env=env, timeout=limit).returncode
         status = "ok" if code == 0 else f"failed (exit {code})"
     except subprocess.TimeoutExpired:
         status = f"stopped after {limit} s"

@@ -35,6 +35,7 @@ from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
+from bot.language import LANGS
 from bot.service.municipalities import UnknownMunicipality, registry, template_values
 from bot.service.profile import Profile
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 APOLOGY = "utter_technical_problem"
 SESSION_START = "action_session_start"
-LANGS = ("nn", "nb")
 SESSION_METADATA_SLOT = "session_started_metadata"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Optional
+from typing import Any
 
 from bot.config import settings
 from bot.privacy.files import private_sqlite
@@ -63,7 +63,7 @@ def _check_reachable(url: str) -> None:
 class UrlTrackerStore(RedactingSQLTrackerStore):
     """Redacting SQL tracker store on the database KOMMUNEBOT_TRACKER_URL names."""
 
-    def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None,
+    def __init__(self, domain: Any = None, host: str | None = None, event_broker: Any = None,
                  **kwargs: Any) -> None:
         from bot import rasa_speed
 

@@ -72,7 +72,7 @@ class StackConfig:
     rasa_workers: int = 0
 
     @classmethod
-    def from_settings(cls) -> "StackConfig":
+    def from_settings(cls) -> StackConfig:
         s = settings()
         return cls(rasa_port=_port(s.rasa_url, 5005), action_port=_port(s.action_url, 5055),
                    staff_port=_port(s.staff_url, 8000), model=s.models_dir / "rasa", var_dir=s.var_dir,
@@ -218,7 +218,8 @@ class Stack:
         text = self.config.endpoints.read_text(encoding="utf-8")
         if "\nlock_store:" not in "\n" + text:
             text += (f"\n# Added by kommunebot run for {self.workers} Rasa processes.\nlock_store:\n  type: redis\n"
-                     f"  url: {parts.hostname}\n  port: {parts.port or 6379}\n  db: {(parts.path or '/0').strip('/') or 0}\n"
+                     f"  url: {parts.hostname}\n  port: {parts.port or 6379}\n"
+                     f"  db: {(parts.path or '/0').strip('/') or 0}\n"
                      + (f"  password: {parts.password}\n" if parts.password else "")
                      + ("  use_ssl: true\n" if parts.scheme == "rediss" else ""))
         self.endpoints = self.config.var_dir / "endpoints.generated.yml"

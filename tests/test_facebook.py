@@ -16,10 +16,9 @@ import uuid
 
 import httpx
 import pytest
+from channels_support import FACEBOOK_ENV, ChannelApp, FakeGraphAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from channels_support import FACEBOOK_ENV, ChannelApp, FakeGraphAPI
 
 SECRET = FACEBOOK_ENV["KOMMUNEBOT_FACEBOOK_APP_SECRET"]
 NATIONAL_ID = "01010012356"  # valid check digits (a test number)
@@ -138,7 +137,8 @@ def test_national_id_gives_a_warning_and_is_never_stored_or_logged(app, graph):
 
 
 def test_bokmal_national_id_warning_is_in_bokmal(app, graph):
-    post(app, webhook_body("4002", {"text": f"Hei, jeg lurer på om dere har fått søknaden min. Fødselsnummeret mitt er {NATIONAL_ID}"}))
+    text = f"Hei, jeg lurer på om dere har fått søknaden min. Fødselsnummeret mitt er {NATIONAL_ID}"
+    post(app, webhook_body("4002", {"text": text}))
     sent = graph.wait_for("4002", 1)
     assert "Ikke skriv personnummer" in sent[0]["text"]
 

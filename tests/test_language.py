@@ -70,7 +70,8 @@ def test_clear_bokmal(text):
     assert 0.5 < found.confidence <= 1.0
 
 
-@pytest.mark.parametrize("text", ["barnehage", "takk", "ok", "Hei!", "97 12 34 56", "+47 56 37 50 00", "Tusen takk!", "ok, hei"])
+@pytest.mark.parametrize("text", ["barnehage", "takk", "ok", "Hei!", "97 12 34 56", "+47 56 37 50 00", "Tusen takk!",
+                                  "ok, hei"])
 def test_no_evidence_is_none(text):
     assert detect(text) == Detection(None, 0.0)
 
@@ -177,7 +178,8 @@ def test_importing_the_detector_pulls_in_no_torch():
 
 @pytest.mark.skipif(not RASA_PYTHON.exists(), reason="the Rasa virtualenv (Python 3.10) is not built")
 def test_detector_runs_on_python_3_10():
-    code = "from bot.language import detect; import sys; assert sys.version_info[:2] == (3, 10); print(detect('kva kostar det').lang)"
+    code = ("from bot.language import detect; import sys; assert sys.version_info[:2] == (3, 10); "
+            "print(detect('kva kostar det').lang)")
     out = subprocess.run([str(RASA_PYTHON), "-c", code], check=True, cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip() == "nn"
@@ -206,7 +208,8 @@ def test_cli_plain_prints_tab_separated_lines():
     assert second[0] == "-" and second[2] == "ok"
 
 
-needs_apertium = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed (apt-get install apertium apertium-nno-nob)")
+needs_apertium = pytest.mark.skipif(shutil.which("apertium") is None,
+                                    reason="apertium is not installed (apt-get install apertium apertium-nno-nob)")
 
 
 @needs_apertium
@@ -264,18 +267,19 @@ def test_apertium_converts_messy_real_world_text_line_by_line(monkeypatch):
     assert len(calls) == 1 and len(out) == len(lines)
     assert all(c.converted for c in out)
     by_source = dict(zip(lines, (c.text for c in out)))
-    assert by_source["Søppelbilen kommer hver 2. uke. Papir og plast hentes hver 4. uke."].startswith("Søppelbilen kjem kvar 2. veke.")
+    converted = by_source["Søppelbilen kommer hver 2. uke. Papir og plast hentes hver 4. uke."]
+    assert converted.startswith("Søppelbilen kjem kvar 2. veke.")
     assert by_source["- restavfall: hver 2. uke (onsdag)"] == "- restavfall: kvar 2. veke (onsdag)"
     assert by_source["| Restavfall 140 l | 3 450,- | per år |"] == "| Restavfall 140 l | 3 450,- | per år |"
-    assert "postmottak@example.kommune.no" in by_source[next(l for l in lines if l.startswith("Ring 63"))]
+    assert "postmottak@example.kommune.no" in by_source[next(line for line in lines if line.startswith("Ring 63"))]
     assert "https://www.example.no/avfall/tømmekalender?adresse=Storgata%201&år=2027#kalender" in \
-        by_source[next(l for l in lines if l.startswith("Se https"))]
-    assert "ola.nordmann+avfall@example.no" in by_source[next(l for l in lines if l.startswith("E-post:"))]
+        by_source[next(line for line in lines if line.startswith("Se https"))]
+    assert "ola.nordmann+avfall@example.no" in by_source[next(line for line in lines if line.startswith("E-post:"))]
     assert by_source["### Juli er gratis"] == "### Juli er gratis"
     assert "utan" in by_source["Ordet. nytt avsnitt uten stor bokstav"]
     assert "frå ein e-post" in by_source[">> Sitert tekst fra en e-post."]
     assert all("\n" not in c.text and "\r" not in c.text and "\u200b" not in c.text for c in out)
-    assert [c.text for c in out if not c.text] == [""] * sum(1 for l in lines if not l.strip())
+    assert [c.text for c in out if not c.text] == [""] * sum(1 for line in lines if not line.strip())
 
 
 def test_apertium_one_unusable_line_keeps_its_source_and_loses_no_other(monkeypatch):

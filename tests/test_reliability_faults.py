@@ -19,13 +19,13 @@ import time
 
 import httpx
 import pytest
+from conftest import MODEL, free_port
+from reliability_support import create_case
 
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
 from bot.service.profile import load_profile
 from bot.stack import Stack, StackConfig, StackError
-from conftest import MODEL, free_port
-from reliability_support import create_case
 
 pytestmark = pytest.mark.servers
 

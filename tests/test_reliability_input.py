@@ -19,9 +19,9 @@ import uuid
 import httpx
 import pytest
 import socketio
+from reliability_support import assert_clean, assert_login_refused
 
 from bot.channels.user_text import MAX_MESSAGE_CHARS
-from reliability_support import assert_clean, assert_login_refused
 
 pytestmark = pytest.mark.servers
 

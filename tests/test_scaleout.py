@@ -15,14 +15,14 @@ import uuid
 
 import httpx
 import pytest
+from conftest import MODEL
+from reliability_support import AFTER_HOURS, case_of
+from scaleout_services import Nginx, Postgres, Redis, free_port, missing_tools
 
 from bot.config import ROOT
 from bot.handoff.db import Database
 from bot.handoff.store import HandoffStore
 from bot.stack import Stack, StackConfig, StackError
-from conftest import MODEL
-from reliability_support import AFTER_HOURS, case_of
-from scaleout_services import Nginx, Postgres, Redis, free_port, missing_tools
 
 pytestmark = pytest.mark.scaleout
 
@@ -99,7 +99,7 @@ def text_of(replies: list[dict]) -> str:
 
 def redis_commands(port: int) -> int:
     out = subprocess.run(["redis-cli", "-p", str(port), "info", "stats"], capture_output=True, text=True, check=True)
-    line = next(l for l in out.stdout.splitlines() if l.startswith("total_commands_processed:"))
+    line = next(row for row in out.stdout.splitlines() if row.startswith("total_commands_processed:"))
     return int(line.split(":")[1])
 
 

@@ -235,7 +235,8 @@ def test_text_messages_carry_the_detected_written_standard(client):
     session_id = client.session()
     client.sio.emit("user_uttered", {"message": "Kva tid opnar servicetorget i Knarvik?", "session_id": session_id})
     assert client.reply()["lang"] == "nn"
-    client.sio.emit("user_uttered", {"message": "Hvilke åpningstider har servicetorget ikke?", "session_id": session_id})
+    question = "Hvilke åpningstider har servicetorget ikke?"
+    client.sio.emit("user_uttered", {"message": question, "session_id": session_id})
     assert client.reply()["lang"] == "nb"
 
 

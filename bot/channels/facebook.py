@@ -86,7 +86,8 @@ def valid_signature(app_secret: str, body: bytes, header: str | None) -> bool:
     if not app_secret or not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode("ascii"), header[len("sha256="):].strip().lower().encode("utf-8", "replace"))
+    given = header[len("sha256="):].strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode("ascii"), given)
 
 
 def split_text(text: str, limit: int = MAX_OUT_CHARS) -> list[str]:
@@ -192,8 +193,10 @@ class HardenedMessengerOutput(OutputChannel):
         """Our payloads (`{"data": {"type": ...}}`) become plain text or are dropped: an
         answer's source link unless the turn's text gave it already, a handoff's text."""
         data = json_message.get("data") if isinstance(json_message, dict) else None
-        kind = data.get("type") if isinstance(data, dict) else None
-        lang = "nb" if isinstance(data, dict) and data.get("lang") == "nb" else "nn"
+        if not isinstance(data, dict):
+            data = {}
+        kind = data.get("type")
+        lang = "nb" if data.get("lang") == "nb" else "nn"
         url = data.get("url") if kind == "answer" else None
         if isinstance(url, str) and url.startswith("http") and url not in self.sent_text:
             await self.send_text_message(recipient_id, READ_MORE[lang] + url)
@@ -210,7 +213,7 @@ def _events(payload: Any) -> list[dict[str, Any]] | None:
     entries = payload.get("entry")
     if not isinstance(entries, list):
         return None
-    events = []
+    events: list[dict[str, Any]] = []
     for entry in entries:
         if not isinstance(entry, dict):
             return None
@@ -279,7 +282,7 @@ class HardenedFacebookInput(InputChannel):
         return "facebook"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> "HardenedFacebookInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> HardenedFacebookInput:
         credentials = credentials or {}
 
         def setting(key: str) -> str:

@@ -107,8 +107,8 @@ def write_report(store: InsightStore, profile, slug: str, year: int, out: Path) 
     charts = {"months": chart_months(data, w, out / "samtalar-per-manad.png"),
               "hours": chart_hours(data, w, out / "travlaste-timar.png")}
     channels = data["by_channel"]
-    charts["channels"] = chart_bars([w.channel_name(c) for c in channels], [v["conversations"] for v in channels.values()],
-                                    w.channels, out / "kanalar.png")
+    charts["channels"] = chart_bars([w.channel_name(c) for c in channels],
+                                    [v["conversations"] for v in channels.values()], w.channels, out / "kanalar.png")
     langs = data["by_language"]
     charts["languages"] = chart_bars([w.lang_name(c) for c in langs], [v["conversations"] for v in langs.values()],
                                      w.languages, out / "malform.png")

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQ
 
 from bot.insight import municipal
 from bot.insight import schema as t
+from bot.language import LANGS
 from bot.privacy.files import private_file
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ PLAIN_KINDS = ("conversation", "lang")
 KINDS = tuple(COUNTER_OF) + PLAIN_KINDS
 HANDOFF_KIND = {"handoff_live": "live", "handoff_case": "case", "handoff_referred": "referred"}
 HANDOFF_REASONS = ("asked", "not_found", "own_case", "other")
-LANGS = ("nn", "nb")
 
 
 class InsightUnavailable(RuntimeError):

@@ -74,7 +74,7 @@ class BM25:
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """(raw BM25 score per passage, the query's ceiling for normalising)."""
-        out = np.zeros(self.n_docs, dtype=np.float32)
+        out: np.ndarray = np.zeros(self.n_docs, dtype=np.float32)
         ceiling = 0.0
         if not self.n_docs:
             return out, ceiling

@@ -81,11 +81,15 @@ def convert_missing_standards(pages: list[Page], cache: dict[str, str], log: Log
         return [], []
     convert, problem = _load_converter()
     if convert is None:
-        return [], [f"{problem}: {len(todo)} page(s) that exist in one standard only are indexed in that standard only."]
+        return [], [f"{problem}: {len(todo)} page(s) that exist in one standard only "
+                    "are indexed in that standard only."]
     # Split each page into (prefix, text) lines; the title is line 0.
     plans = []
     for page, target in todo:
-        lines = [("", page.title)] + [_MARKUP.match(line).groups() for line in page.markdown.splitlines()]
+        lines: list[tuple[str, str]] = [("", page.title)]
+        for line in page.markdown.splitlines():
+            found = _MARKUP.match(line)
+            lines.append((found.group(1), found.group(2)) if found else ("", line))
         plans.append((page, target, lines))
     notes: list[str] = []
     for target in STANDARDS:
@@ -206,7 +210,7 @@ def build_index(source: Path | list[Path], out: Path, model: str, log: Log = _st
     if missing:
         new_vectors = embedder.encode_passages([embed_texts[k] for k in missing], progress=progress)
         vectors_by_key.update(zip(missing, new_vectors))
-    vectors = (np.stack([vectors_by_key[p.key] for p in passages]) if passages
+    vectors: np.ndarray = (np.stack([vectors_by_key[p.key] for p in passages]) if passages
                else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
     if vector_cache is not None:
         vector_cache.update({key: vectors_by_key[key] for key in embed_texts})
@@ -270,7 +274,7 @@ def _sentence_table(out: Path, passages: list[store.StoredPassage], embedder: Em
         previous.update({keys[i]: fresh[j] for j, i in enumerate(missing)})
     if vector_cache is not None:
         vector_cache.update({k: previous[k] for k in keys})
-    vectors = (np.stack([previous[k] for k in keys]) if keys
+    vectors: np.ndarray = (np.stack([previous[k] for k in keys]) if keys
                else np.zeros((0, embedder.dimension), np.float32)).astype(np.float32)
     return store.SentenceTable(ordered, keys, vectors)
 

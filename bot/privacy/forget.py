@@ -72,7 +72,7 @@ def forget_conversation(conversation_id: str, database_url: str, tracker_url: st
             staff_by_case = session.execute(delete(StaffMessage).where(StaffMessage.handoff_id.in_(handoff_ids)))
             handoffs = session.execute(delete(Handoff).where(Handoff.conversation_id == conversation_id))
             session.commit()
-        events = _forget_tracker(db if tracker_url in (None, database_url) else Database(tracker_url),
+        events = _forget_tracker(db if tracker_url is None or tracker_url == database_url else Database(tracker_url),
                                  conversation_id)
         if inspect(db.engine).has_table("handoff_requests"):  # the limits' counts (bot.privacy.limits)
             from bot.privacy.limits import HandoffLimits
@@ -112,7 +112,7 @@ def forget_expired(retention: Retention, database_url: str, now: datetime, track
                                                              Handoff.closed_at < case_cutoff))
             session.commit()
             still_open = set(session.scalars(select(Handoff.conversation_id).where(Handoff.status != "closed")))
-        tracker_db = db if tracker_url in (None, database_url) else Database(tracker_url)
+        tracker_db = db if tracker_url is None or tracker_url == database_url else Database(tracker_url)
         cutoff = (now - timedelta(days=retention.conversations_days)).timestamp()
         events = _expire_tracker(tracker_db, cutoff, still_open)
         if inspect(db.engine).has_table("insight_conversations"):  # statistics: keys and texts past retention

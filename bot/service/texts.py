@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from bot.language import LANGS
 from bot.service.profile import Duration, Schedule
-
-LANGS = ("nn", "nb")
 
 TEXTS: dict[str, dict[str, str]] = {
     # availability per channel
