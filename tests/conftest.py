@@ -23,6 +23,8 @@ KOMMUNEBOT_TEST_RASA_MODEL): run `make train` first. Logs: <tmp>/var/logs/*.log.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
 import uuid
@@ -38,6 +40,14 @@ from bot.stack import Stack, StackConfig, StackError
 SERVERS_DEFAULT_NOW = "2026-11-24T10:00:00+01:00"  # Tuesday, inside opening hours
 REST_SESSION_HEADER = "X-Kommunebot-Session"  # bot.channels.guard.SESSION_HEADER
 MODEL = Path(os.environ.get("KOMMUNEBOT_TEST_RASA_MODEL", ROOT / "models" / "rasa"))
+
+
+def run_coroutine(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright (sync API) keeps an
+    event loop running in the main thread for the rest of the session, where asyncio.run
+    refuses to start another."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

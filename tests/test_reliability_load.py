@@ -7,9 +7,8 @@ and lazy imports settle; then the sustained step runs SUSTAINED_S seconds.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from conftest import run_coroutine
 
 from bench.load import run_step
 from bench.servers import knowledge_questions
@@ -27,8 +26,8 @@ def test_sustained_load_has_no_errors_and_flat_memory(servers):
     url = f"{servers.rasa_url}/webhooks/rest/webhook"
     pids = {name: proc.pid for name, proc in servers.stack.procs.items() if proc.poll() is None}
     questions = knowledge_questions()
-    warm = asyncio.run(run_step(url, CITIZENS, WARM_UP_S, pids, questions))
-    run = asyncio.run(run_step(url, CITIZENS, SUSTAINED_S, pids, questions))
+    warm = run_coroutine(run_step(url, CITIZENS, WARM_UP_S, pids, questions))
+    run = run_coroutine(run_step(url, CITIZENS, SUSTAINED_S, pids, questions))
     print(f"sustained: {run['answered']} messages, {run['throughput_rps']} msg/s, p95 {run['latency']['p95_ms']} ms, "
           f"RSS {run['rss_mb']}")
     assert warm["errors"] == 0 and run["errors"] == 0, (warm["error_kinds"], run["error_kinds"])

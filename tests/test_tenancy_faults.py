@@ -9,6 +9,7 @@ import httpx
 import pytest
 from conftest import free_port, start_stack
 
+from bot.channels.guard import SESSION_HEADER
 from bot.service.municipalities import registry
 
 pytestmark = pytest.mark.servers
@@ -22,10 +23,15 @@ def rasa_without_actions(tmp_path_factory):
     stack.stop()
 
 
+TOKENS: dict[str, str] = {}  # each REST conversation's token, from its first reply (docs/PRIVACY.md)
+
+
 def say(stack, sender: str, text: str, slug: str) -> str:
-    reply = httpx.post(f"{stack.config.rasa_url}/webhooks/rest/webhook", timeout=120,
+    headers = {SESSION_HEADER: TOKENS[sender]} if sender in TOKENS else {}
+    reply = httpx.post(f"{stack.config.rasa_url}/webhooks/rest/webhook", timeout=120, headers=headers,
                        json={"sender": sender, "message": text, "metadata": {"municipality": slug}})
     reply.raise_for_status()
+    TOKENS.setdefault(sender, reply.headers[SESSION_HEADER])
     return "\n".join(m.get("text", "") for m in reply.json())
 
 
